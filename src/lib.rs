@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod added;
+pub mod byte_alphabet;
 pub mod decode;
 pub mod error;
 pub mod load;

@@ -1,0 +1,254 @@
+//! Loads a Hugging Face `tokenizer.json` into the pipeline.
+//!
+//! Every component is read by its own `from_json`, which names the JSON path in its errors; this
+//! module reads the model and the added tokens and decides whether the pipeline is byte-level
+//! (a `ByteLevel` pre-tokenizer), in which case the vocabulary's GPT-2 alphabet is undone here once.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::added::{AddedToken, AddedVocabulary};
+use crate::byte_alphabet;
+use crate::decode::Decoder;
+use crate::error::{Error, ErrorKind, Result};
+use crate::load::json::{as_id, field_id, field_str, kind, opt_bool, opt_str, type_of};
+use crate::models::{Bpe, BpeOptions, Model, Units};
+use crate::normalize::Normalizer;
+use crate::postprocess::PostProcessor;
+use crate::pretokenize::PreTokenizer;
+use crate::tokenizer::{TokenTable, Tokenizer};
+
+/// Reads and loads a tokenizer.json file; errors name the file.
+pub fn from_file(path: &Path) -> Result<Tokenizer> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("{name}: cannot read: {e}")))?;
+    from_str(&text, &name)
+}
+
+/// Loads a tokenizer from tokenizer.json text; `source` names it in errors.
+pub fn from_str(json: &str, source: &str) -> Result<Tokenizer> {
+    let root: Value = serde_json::from_str(json).map_err(|e| {
+        Error::invalid(format!(
+            "invalid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+        .context(source)
+    })?;
+    build(&root).map_err(|e| e.context(source))
+}
+
+fn component<'a>(root: &'a Value, name: &str) -> Option<&'a Value> {
+    root.get(name).filter(|v| !v.is_null())
+}
+
+fn build(root: &Value) -> Result<Tokenizer> {
+    if !root.is_object() {
+        return Err(Error::invalid(format!(
+            "expected a JSON object at the top, found {}",
+            kind(root)
+        )));
+    }
+    let normalizer = component(root, "normalizer")
+        .map(|v| Normalizer::from_json(v, "normalizer"))
+        .transpose()?;
+    let pre_tokenizer = component(root, "pre_tokenizer")
+        .map(|v| PreTokenizer::from_json(v, "pre_tokenizer"))
+        .transpose()?;
+    let post_processor = component(root, "post_processor")
+        .map(|v| PostProcessor::from_json(v, "post_processor"))
+        .transpose()?;
+    let decoder = component(root, "decoder")
+        .map(|v| Decoder::from_json(v, "decoder"))
+        .transpose()?;
+    let byte_level = pre_tokenizer
+        .as_ref()
+        .is_some_and(PreTokenizer::is_byte_level);
+
+    let model_json = root
+        .get("model")
+        .ok_or_else(|| Error::invalid("model: missing field"))?;
+    let (model, mut tokens) = match type_of(model_json, "model")? {
+        "BPE" => load_bpe(model_json, byte_level)?,
+        other => {
+            return Err(Error::unsupported(format!(
+                "model: model type {other:?} is not supported"
+            )))
+        }
+    };
+
+    let added = load_added_tokens(root, normalizer.as_ref())?;
+    let mut ids: FxHashMap<String, u32> = FxHashMap::default();
+    ids.reserve(tokens.len() + added.len());
+    for (id, token) in tokens.iter().enumerate() {
+        if let Some(token) = token {
+            ids.insert(token.clone(), id as u32);
+        }
+    }
+    let max_id = added
+        .iter()
+        .map(|t| t.id as usize + 1)
+        .max()
+        .unwrap_or(0)
+        .max(tokens.len());
+    tokens.resize(max_id, None);
+    let mut special = vec![false; max_id];
+    for token in &added {
+        tokens[token.id as usize] = Some(token.content.clone());
+        ids.insert(token.content.clone(), token.id);
+        special[token.id as usize] = token.special;
+    }
+    let table = TokenTable {
+        tokens,
+        ids,
+        special,
+    };
+    Ok(Tokenizer::assemble(
+        AddedVocabulary::new(added),
+        normalizer,
+        pre_tokenizer,
+        model,
+        post_processor,
+        decoder,
+        table,
+    ))
+}
+
+/// Reads a `BPE` model. Returns the model and the id → token string table of its vocabulary.
+fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String>>)> {
+    let path = "model";
+    if let Some(dropout) = model.get("dropout").and_then(Value::as_f64) {
+        if dropout > 0.0 {
+            return Err(Error::unsupported(format!(
+                "{path}.dropout: BPE dropout {dropout} is not supported (only null)"
+            )));
+        }
+    }
+    let vocab_json = model
+        .get("vocab")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::invalid(format!("{path}.vocab: missing or not an object")))?;
+    // In a byte-level pipeline the model sees raw bytes: undo the GPT-2 alphabet in the keys.
+    // Tokens with characters outside the alphabet can never be produced and are only kept as names.
+    let to_bytes = |token: &str| -> Option<Vec<u8>> {
+        if byte_level {
+            byte_alphabet::decode_token(token)
+        } else {
+            Some(token.as_bytes().to_vec())
+        }
+    };
+    let mut vocab: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+    vocab.reserve(vocab_json.len());
+    let mut tokens: Vec<Option<String>> = Vec::new();
+    for (token, id) in vocab_json {
+        let id = as_id(id, &format!("{path}.vocab[{token:?}]"))?;
+        if tokens.len() <= id as usize {
+            tokens.resize(id as usize + 1, None);
+        }
+        tokens[id as usize] = Some(token.clone());
+        if let Some(bytes) = to_bytes(token) {
+            vocab.insert(bytes, id);
+        }
+    }
+
+    let merges_json = match model.get("merges") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "{path}.merges: expected a list, found {}",
+                kind(other)
+            )))
+        }
+    };
+    let mut merges = Vec::with_capacity(merges_json.len());
+    for (i, merge) in merges_json.iter().enumerate() {
+        let (left, right) = match merge {
+            Value::String(s) => s.split_once(' ').ok_or_else(|| {
+                Error::invalid(format!(
+                    "{path}.merges[{i}]: expected \"left right\", found {s:?}"
+                ))
+            })?,
+            Value::Array(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
+                (Value::String(l), Value::String(r)) => (l.as_str(), r.as_str()),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "{path}.merges[{i}]: expected two strings"
+                    )))
+                }
+            },
+            other => {
+                return Err(Error::invalid(format!(
+                    "{path}.merges[{i}]: expected \"left right\" or [left, right], found {}",
+                    kind(other)
+                )))
+            }
+        };
+        match (to_bytes(left), to_bytes(right)) {
+            (Some(l), Some(r)) => merges.push((l, r)),
+            // A merge of tokens outside the byte alphabet can never apply in a byte-level model.
+            _ if byte_level => {}
+            _ => unreachable!("to_bytes only fails for byte-level models"),
+        }
+    }
+
+    let bytes_option = |name: &str| -> Result<Option<Vec<u8>>> {
+        match opt_str(model, name, path)? {
+            None => Ok(None),
+            Some(s) => to_bytes(s).map(Some).ok_or_else(|| {
+                Error::unsupported(format!(
+                    "{path}.{name}: {s:?} has characters outside the byte-level alphabet"
+                ))
+            }),
+        }
+    };
+    let options = BpeOptions {
+        unk_token: bytes_option("unk_token")?,
+        fuse_unk: opt_bool(model, "fuse_unk", path, false)?,
+        byte_fallback: opt_bool(model, "byte_fallback", path, false)?,
+        continuing_subword_prefix: bytes_option("continuing_subword_prefix")?,
+        end_of_word_suffix: bytes_option("end_of_word_suffix")?,
+        ignore_merges: opt_bool(model, "ignore_merges", path, false)?,
+    };
+    let units = if byte_level {
+        Units::Bytes
+    } else {
+        Units::Chars
+    };
+    let bpe = Bpe::from_merges(vocab, &merges, units, &options)?;
+    Ok((Model::Bpe(bpe), tokens))
+}
+
+/// Reads `added_tokens`.
+fn load_added_tokens(root: &Value, _normalizer: Option<&Normalizer>) -> Result<Vec<AddedToken>> {
+    let list = match root.get("added_tokens") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "added_tokens: expected a list, found {}",
+                kind(other)
+            )))
+        }
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let path = format!("added_tokens[{i}]");
+            let special = opt_bool(token, "special", &path, false)?;
+            Ok(AddedToken {
+                id: field_id(token, "id", &path)?,
+                content: field_str(token, "content", &path)?.to_owned(),
+                special,
+                single_word: opt_bool(token, "single_word", &path, false)?,
+                lstrip: opt_bool(token, "lstrip", &path, false)?,
+                rstrip: opt_bool(token, "rstrip", &path, false)?,
+                // HF's default: special tokens match the raw text, others the normalized text.
+                normalized: opt_bool(token, "normalized", &path, !special)?,
+            })
+        })
+        .collect()
+}

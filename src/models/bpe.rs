@@ -1,0 +1,557 @@
+//! Byte-pair encoding, as Hugging Face `tokenizers` and `tiktoken` define it.
+//!
+//! One model serves both references. A piece of text is cut into units (bytes for byte-level
+//! models, characters otherwise), each unit is looked up, and then the adjacent pair with the
+//! lowest merge rank is merged, the leftmost one on ties, until no listed pair remains. That is HF's
+//! `merge_all` and tiktoken's `byte_pair_merge` alike: for a `.tiktoken` file the merge table is
+//! derived from the ranks (pair `(a, b)` merges with rank `rank(a ++ b)`), which gives the same
+//! choices as tiktoken's rank-of-concatenation loop.
+//!
+//! Vocabulary keys are bytes. For a byte-level model the GPT-2 "bytes to unicode" alphabet is undone
+//! once at load time, so the hot path never maps characters: a piece of raw text is looked up as is.
+//!
+//! Costs: a whole-piece lookup first whenever it is known to give the merge result (always for
+//! tiktoken and `ignore_merges`; for other models, for the tokens that merge back to themselves,
+//! checked once at load); otherwise an O(n²) scan for short pieces, where it is fastest, and a
+//! binary heap over a linked list (O(n log n)) for long ones, so a 10 MB piece stays linear-ish.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+
+/// Pieces with at most this many units are merged by the quadratic scan; longer ones by the heap.
+/// Below ~64 units a linear rescan of a small array beats heap bookkeeping.
+const SHORT_PIECE_UNITS: usize = 64;
+
+/// How a piece is cut into initial units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// One unit per byte (byte-level BPE: GPT-2, cl100k, o200k, Llama 3, Qwen 2).
+    Bytes,
+    /// One unit per UTF-8 character (SentencePiece-style BPE).
+    Chars,
+}
+
+/// The options of a BPE model, as a tokenizer.json states them.
+#[derive(Debug, Clone, Default)]
+pub struct BpeOptions {
+    /// The unknown token (as vocabulary bytes), used for units missing from the vocabulary.
+    pub unk_token: Option<Vec<u8>>,
+    /// Fuse consecutive unknown units into one unknown token.
+    pub fuse_unk: bool,
+    /// Replace unknown units by their `<0xXX>` byte tokens.
+    pub byte_fallback: bool,
+    /// Prefix of every unit but the first of a word (as vocabulary bytes).
+    pub continuing_subword_prefix: Option<Vec<u8>>,
+    /// Suffix of the last unit of a word (as vocabulary bytes).
+    pub end_of_word_suffix: Option<Vec<u8>>,
+    /// Look the whole piece up before merging (HF `ignore_merges`; always true for tiktoken).
+    pub ignore_merges: bool,
+}
+
+/// A byte-pair-encoding model.
+#[derive(Debug, Clone)]
+pub struct Bpe {
+    /// Token bytes → id. For byte-level models the bytes are raw (the GPT-2 alphabet undone).
+    vocab: FxHashMap<Vec<u8>, u32>,
+    /// (left id, right id) packed in a u64 → (rank, merged id).
+    merges: FxHashMap<u64, (u32, u32)>,
+    /// The id of each single byte as a unit (byte-level models).
+    byte_units: [Option<u32>; 256],
+    /// Units are bytes, every byte has a token, and no prefix or suffix applies.
+    all_byte_units: bool,
+    /// The `<0xXX>` token ids, when byte fallback is on.
+    byte_fallback_ids: Option<[Option<u32>; 256]>,
+    /// For each id: whether merging its own bytes gives back exactly that id, so that a
+    /// whole-piece lookup hit is the merge result.
+    whole_piece: Vec<bool>,
+    units: Units,
+    unk_id: Option<u32>,
+    fuse_unk: bool,
+    prefix: Option<Vec<u8>>,
+    suffix: Option<Vec<u8>>,
+}
+
+/// Packs a pair of ids into one hash key.
+#[inline]
+fn pair_key(left: u32, right: u32) -> u64 {
+    (u64::from(left) << 32) | u64::from(right)
+}
+
+impl Bpe {
+    /// Builds a model from token bytes and merges given as pairs of token bytes.
+    ///
+    /// `vocab` maps token bytes to ids; `merges` lists pairs in priority order (first = rank 0).
+    /// The merged token of `(a, b)` is `a ++ b` (with a continuing-subword prefix removed from `b`).
+    pub fn from_merges(
+        vocab: FxHashMap<Vec<u8>, u32>,
+        merges: &[(Vec<u8>, Vec<u8>)],
+        units: Units,
+        options: &BpeOptions,
+    ) -> Result<Self> {
+        let prefix_len = options
+            .continuing_subword_prefix
+            .as_ref()
+            .map_or(0, Vec::len);
+        let mut table = FxHashMap::default();
+        table.reserve(merges.len());
+        for (rank, (left, right)) in merges.iter().enumerate() {
+            let lookup = |part: &[u8]| {
+                vocab.get(part).copied().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "model.merges[{rank}]: token {:?} is not in the vocabulary",
+                        String::from_utf8_lossy(part)
+                    ))
+                })
+            };
+            let left_id = lookup(left)?;
+            let right_id = lookup(right)?;
+            let mut merged = left.clone();
+            merged.extend_from_slice(right.get(prefix_len.min(right.len())..).unwrap_or_default());
+            let merged_id = lookup(&merged)?;
+            // The first listing of a pair wins, as in HF (later duplicates are ignored).
+            table
+                .entry(pair_key(left_id, right_id))
+                .or_insert((rank as u32, merged_id));
+        }
+        Self::assemble(vocab, table, units, options)
+    }
+
+    /// Builds a tiktoken model from token bytes and ranks (the rank is also the id).
+    ///
+    /// tiktoken merges the adjacent parts whose concatenation has the lowest rank. Every such
+    /// merge joins two tokens into a third, so the pair table lists, for each token, each way of
+    /// cutting it into two tokens, with the token's rank.
+    pub fn from_ranks(ranks: &[(Vec<u8>, u32)]) -> Result<Self> {
+        let mut vocab = FxHashMap::default();
+        vocab.reserve(ranks.len());
+        for (bytes, rank) in ranks {
+            vocab.insert(bytes.clone(), *rank);
+        }
+        let mut table = FxHashMap::default();
+        for (bytes, rank) in ranks {
+            for cut in 1..bytes.len() {
+                let (left, right) = bytes.split_at(cut);
+                if let (Some(&l), Some(&r)) = (vocab.get(left), vocab.get(right)) {
+                    table.insert(pair_key(l, r), (*rank, *rank));
+                }
+            }
+        }
+        let options = BpeOptions {
+            ignore_merges: true,
+            ..BpeOptions::default()
+        };
+        Self::assemble(vocab, table, Units::Bytes, &options)
+    }
+
+    fn assemble(
+        vocab: FxHashMap<Vec<u8>, u32>,
+        merges: FxHashMap<u64, (u32, u32)>,
+        units: Units,
+        options: &BpeOptions,
+    ) -> Result<Self> {
+        let unk_id = match &options.unk_token {
+            Some(unk) => Some(*vocab.get(&unk[..]).ok_or_else(|| {
+                Error::invalid(format!(
+                    "model.unk_token: {:?} is not in the vocabulary",
+                    String::from_utf8_lossy(unk)
+                ))
+            })?),
+            None => None,
+        };
+        let mut byte_units = [None; 256];
+        for (byte, slot) in byte_units.iter_mut().enumerate() {
+            *slot = vocab.get(&[byte as u8][..]).copied();
+        }
+        let byte_fallback_ids = options.byte_fallback.then(|| {
+            let mut ids = [None; 256];
+            for (byte, slot) in ids.iter_mut().enumerate() {
+                *slot = vocab.get(format!("<0x{byte:02X}>").as_bytes()).copied();
+            }
+            ids
+        });
+        let max_id = vocab.values().copied().max().map_or(0, |m| m as usize + 1);
+        let prefix = options
+            .continuing_subword_prefix
+            .clone()
+            .filter(|p| !p.is_empty());
+        let suffix = options.end_of_word_suffix.clone().filter(|s| !s.is_empty());
+        let all_byte_units = units == Units::Bytes
+            && prefix.is_none()
+            && suffix.is_none()
+            && byte_units.iter().all(Option::is_some);
+        let mut model = Bpe {
+            all_byte_units,
+            vocab,
+            merges,
+            byte_units,
+            byte_fallback_ids,
+            whole_piece: vec![false; max_id],
+            units,
+            unk_id,
+            fuse_unk: options.fuse_unk,
+            prefix,
+            suffix,
+        };
+        model.whole_piece = model.whole_piece_table(options.ignore_merges);
+        Ok(model)
+    }
+
+    /// Decides for each id whether a whole-piece lookup hit may stand for the merge result.
+    fn whole_piece_table(&self, ignore_merges: bool) -> Vec<bool> {
+        let mut table = vec![false; self.whole_piece.len()];
+        if ignore_merges {
+            // HF and tiktoken both return a vocabulary hit without merging.
+            for &id in self.vocab.values() {
+                table[id as usize] = true;
+            }
+            return table;
+        }
+        if self.prefix.is_some() || self.suffix.is_some() {
+            // The lookup key would need the suffix; not worth it for these rare models.
+            return table;
+        }
+        let mut out = Vec::new();
+        for (bytes, &id) in &self.vocab {
+            out.clear();
+            self.merge_piece(bytes, &mut out);
+            table[id as usize] = out.len() == 1 && out[0] == id;
+        }
+        table
+    }
+
+    /// The id of a token given as its (raw) bytes.
+    pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.vocab.get(bytes).copied()
+    }
+
+    /// The vocabulary: token bytes and ids.
+    pub fn vocab(&self) -> &FxHashMap<Vec<u8>, u32> {
+        &self.vocab
+    }
+
+    /// Encodes one pre-tokenized piece, appending its ids to `out`.
+    #[inline]
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        if let Some(&id) = self.vocab.get(piece) {
+            if self.whole_piece[id as usize] {
+                out.push(id);
+                return;
+            }
+        }
+        self.merge_piece(piece, out);
+    }
+
+    /// Cuts `piece` into units and merges them; appends the ids to `out`.
+    fn merge_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let start = out.len();
+        self.initial_units(piece, out);
+        let symbols = &mut out[start..];
+        let merged_len = if symbols.len() <= SHORT_PIECE_UNITS {
+            self.merge_short(symbols)
+        } else {
+            self.merge_long(symbols)
+        };
+        out.truncate(start + merged_len);
+    }
+
+    /// Appends the ids of the initial units of `piece`, handling prefix, suffix, byte fallback and
+    /// the unknown token exactly as HF's `BPE::merge_word` does.
+    fn initial_units(&self, piece: &[u8], out: &mut Vec<u32>) {
+        if self.all_byte_units {
+            // The hot case: byte-level vocabularies have a token for every byte.
+            out.extend(
+                piece
+                    .iter()
+                    .map(|&b| self.byte_units[b as usize].unwrap_or_default()),
+            );
+            return;
+        }
+        let mut pending_unk: Option<u32> = None;
+        let mut key = Vec::new();
+        let mut start = 0;
+        while start < piece.len() {
+            let end = match self.units {
+                Units::Bytes => start + 1,
+                Units::Chars => start + utf8_len(piece[start]).min(piece.len() - start),
+            };
+            key.clear();
+            if start > 0 {
+                if let Some(prefix) = &self.prefix {
+                    key.extend_from_slice(prefix);
+                }
+            }
+            key.extend_from_slice(&piece[start..end]);
+            if end == piece.len() {
+                if let Some(suffix) = &self.suffix {
+                    key.extend_from_slice(suffix);
+                }
+            }
+            match self.vocab.get(&key[..]) {
+                Some(&id) => {
+                    if let Some(unk) = pending_unk.take() {
+                        out.push(unk);
+                    }
+                    out.push(id);
+                }
+                None => self.unknown_unit(&key, out, &mut pending_unk),
+            }
+            start = end;
+        }
+        if let Some(unk) = pending_unk {
+            out.push(unk);
+        }
+    }
+
+    /// A unit missing from the vocabulary: its `<0xXX>` tokens if all exist, else the unknown
+    /// token (fused with a preceding one when `fuse_unk`), else nothing, as in HF.
+    fn unknown_unit(&self, key: &[u8], out: &mut Vec<u32>, pending_unk: &mut Option<u32>) {
+        if let Some(fallback) = &self.byte_fallback_ids {
+            if key.iter().all(|&b| fallback[b as usize].is_some()) {
+                if let Some(unk) = pending_unk.take() {
+                    out.push(unk);
+                }
+                out.extend(key.iter().filter_map(|&b| fallback[b as usize]));
+                return;
+            }
+        }
+        if let Some(unk) = self.unk_id {
+            match pending_unk {
+                Some(_) if self.fuse_unk => {}
+                Some(previous) => {
+                    out.push(*previous);
+                    *pending_unk = Some(unk);
+                }
+                None => *pending_unk = Some(unk),
+            }
+        }
+    }
+
+    #[inline]
+    fn merge_of(&self, left: u32, right: u32) -> Option<(u32, u32)> {
+        self.merges.get(&pair_key(left, right)).copied()
+    }
+
+    /// Merges in place by rescanning for the lowest-ranked pair; returns the new length.
+    fn merge_short(&self, symbols: &mut [u32]) -> usize {
+        let mut len = symbols.len();
+        if len < 2 {
+            return len;
+        }
+        // ranks[i] is the merge of (symbols[i], symbols[i + 1]), u32::MAX when none.
+        let mut ranks = [(u32::MAX, 0u32); SHORT_PIECE_UNITS];
+        for i in 0..len - 1 {
+            ranks[i] = self
+                .merge_of(symbols[i], symbols[i + 1])
+                .unwrap_or((u32::MAX, 0));
+        }
+        loop {
+            let mut best = u32::MAX;
+            let mut at = 0;
+            for (i, &(rank, _)) in ranks[..len - 1].iter().enumerate() {
+                if rank < best {
+                    best = rank;
+                    at = i;
+                }
+            }
+            if best == u32::MAX {
+                return len;
+            }
+            symbols[at] = ranks[at].1;
+            symbols.copy_within(at + 2..len, at + 1);
+            if at + 2 < len {
+                ranks.copy_within(at + 2..len - 1, at + 1);
+            }
+            len -= 1;
+            if at + 1 < len {
+                ranks[at] = self
+                    .merge_of(symbols[at], symbols[at + 1])
+                    .unwrap_or((u32::MAX, 0));
+            }
+            if at > 0 {
+                ranks[at - 1] = self
+                    .merge_of(symbols[at - 1], symbols[at])
+                    .unwrap_or((u32::MAX, 0));
+            }
+            if len < 2 {
+                return len;
+            }
+        }
+    }
+
+    /// Merges in O(n log n) with a heap of candidate pairs over a linked list; stale heap entries
+    /// are skipped when popped. Returns the new length (the survivors are compacted to the front).
+    fn merge_long(&self, symbols: &mut [u32]) -> usize {
+        let n = symbols.len();
+        const NONE: usize = usize::MAX;
+        let mut next: Vec<usize> = (1..=n).collect();
+        next[n - 1] = NONE;
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        prev[0] = NONE;
+        let mut alive = vec![true; n];
+        // (rank, position of the left symbol, merged id): min-heap, leftmost on ties.
+        let mut heap: BinaryHeap<Reverse<(u32, usize, u32)>> = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            if let Some((rank, merged)) = self.merge_of(symbols[i], symbols[i + 1]) {
+                heap.push(Reverse((rank, i, merged)));
+            }
+        }
+        while let Some(Reverse((rank, left, merged))) = heap.pop() {
+            let right = next[left];
+            if !alive[left] || right == NONE {
+                continue;
+            }
+            // Stale if the pair at `left` is no longer the one this entry was made for.
+            match self.merge_of(symbols[left], symbols[right]) {
+                Some((r, m)) if r == rank && m == merged => {}
+                _ => continue,
+            }
+            symbols[left] = merged;
+            alive[right] = false;
+            let after = next[right];
+            next[left] = after;
+            if after != NONE {
+                prev[after] = left;
+                if let Some((r, m)) = self.merge_of(merged, symbols[after]) {
+                    heap.push(Reverse((r, left, m)));
+                }
+            }
+            let before = prev[left];
+            if before != NONE {
+                if let Some((r, m)) = self.merge_of(symbols[before], merged) {
+                    heap.push(Reverse((r, before, m)));
+                }
+            }
+        }
+        let mut len = 0;
+        let mut at = 0;
+        while at != NONE {
+            symbols[len] = symbols[at];
+            len += 1;
+            at = next[at];
+        }
+        len
+    }
+}
+
+/// The length of the UTF-8 sequence that starts with `first`.
+#[inline]
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xFF => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy(ignore_merges: bool) -> Bpe {
+        let tokens = ["a", "b", "c", "ab", "bc", "abc", "aa"];
+        let vocab: FxHashMap<Vec<u8>, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_bytes().to_vec(), i as u32))
+            .collect();
+        let merges: Vec<(Vec<u8>, Vec<u8>)> = [("b", "c"), ("a", "b"), ("a", "bc"), ("a", "a")]
+            .iter()
+            .map(|(l, r)| (l.as_bytes().to_vec(), r.as_bytes().to_vec()))
+            .collect();
+        let options = BpeOptions {
+            ignore_merges,
+            ..BpeOptions::default()
+        };
+        Bpe::from_merges(vocab, &merges, Units::Bytes, &options).unwrap()
+    }
+
+    fn encode(model: &Bpe, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        model.encode_piece(text.as_bytes(), &mut out);
+        out
+    }
+
+    #[test]
+    fn merges_lowest_rank_first() {
+        let model = toy(false);
+        // "abc": (b,c) has rank 0, then (a,bc) → abc.
+        assert_eq!(encode(&model, "abc"), vec![5]);
+        // "ab" alone: (a,b) → ab.
+        assert_eq!(encode(&model, "ab"), vec![3]);
+        // ties go to the leftmost pair: "aaa" → aa, a.
+        assert_eq!(encode(&model, "aaa"), vec![6, 0]);
+        assert_eq!(encode(&model, "cab"), vec![2, 3]);
+    }
+
+    #[test]
+    fn long_pieces_match_short_algorithm() {
+        let model = toy(false);
+        let text: String = "abcaabcbcabaaacb".repeat(20);
+        let mut short = Vec::new();
+        model.initial_units(text.as_bytes(), &mut short);
+        let n = model.merge_short_reference(&mut short);
+        short.truncate(n);
+        assert_eq!(encode(&model, &text), short);
+    }
+
+    impl Bpe {
+        /// The quadratic algorithm on any length, for cross-checking the heap.
+        fn merge_short_reference(&self, symbols: &mut [u32]) -> usize {
+            let mut v = symbols.to_vec();
+            loop {
+                let best = (0..v.len().saturating_sub(1))
+                    .filter_map(|i| self.merge_of(v[i], v[i + 1]).map(|(r, m)| (r, i, m)))
+                    .min();
+                match best {
+                    Some((_, i, m)) => {
+                        v[i] = m;
+                        v.remove(i + 1);
+                    }
+                    None => break,
+                }
+            }
+            symbols[..v.len()].copy_from_slice(&v);
+            v.len()
+        }
+    }
+
+    #[test]
+    fn tiktoken_ranks_merge_by_concatenation_rank() {
+        let ranks: Vec<(Vec<u8>, u32)> = ["a", "b", "c", "ab", "bc", "abc"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_bytes().to_vec(), i as u32))
+            .collect();
+        let model = Bpe::from_ranks(&ranks).unwrap();
+        assert_eq!(encode(&model, "abc"), vec![5]);
+        // "abca": ab (rank 3) before bc (rank 4), then abc? (ab, c) → abc rank 5.
+        assert_eq!(encode(&model, "abca"), vec![5, 0]);
+    }
+
+    #[test]
+    fn unknown_units_use_unk_and_byte_fallback() {
+        let mut vocab: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+        for (i, t) in ["<unk>", "a", "<0xC3>", "<0xA9>"].iter().enumerate() {
+            vocab.insert(t.as_bytes().to_vec(), i as u32);
+        }
+        let fuse = BpeOptions {
+            unk_token: Some(b"<unk>".to_vec()),
+            fuse_unk: true,
+            ..Default::default()
+        };
+        let model = Bpe::from_merges(vocab.clone(), &[], Units::Chars, &fuse).unwrap();
+        assert_eq!(encode(&model, "axxa"), vec![1, 0, 1]);
+        let fallback = BpeOptions {
+            byte_fallback: true,
+            ..fuse
+        };
+        let model = Bpe::from_merges(vocab, &[], Units::Chars, &fallback).unwrap();
+        assert_eq!(encode(&model, "éa"), vec![2, 3, 1]);
+    }
+}

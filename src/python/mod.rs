@@ -1,0 +1,22 @@
+//! The pyo3 bindings: the private module `ferrotok._native`.
+//!
+//! Every binding has one shape: extract what is needed from Python objects while holding the GIL,
+//! run the core inside `py.detach` (the GIL released) and behind a panic guard, convert the result.
+//! No Python object enters the core or a rayon thread.
+
+mod errors;
+mod tokenizer;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<tokenizer::PyTokenizer>()?;
+    m.add(
+        "BUILTIN_ENCODINGS",
+        crate::load::builtin::BUILTIN_ENCODINGS.to_vec(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! `ferrotok._native.Tokenizer`: a loaded pipeline, shared by Python threads and rayon workers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyDict};
+
+use super::errors::guard;
+use crate::error::{Error, ErrorKind};
+use crate::parallel;
+use crate::tokenizer::{SpecialTokens, Tokenizer};
+
+/// Batches are encoded in slices of about this much text, with a check for Ctrl-C between them,
+/// so a long job answers KeyboardInterrupt within a fraction of a second.
+const INTERRUPT_CHECK_BYTES: usize = 16 * 1024 * 1024;
+
+/// A loaded tokenizer.
+#[pyclass(name = "Tokenizer", module = "ferrotok._native", frozen)]
+pub struct PyTokenizer {
+    inner: Arc<Tokenizer>,
+}
+
+fn wrap(tokenizer: Tokenizer) -> PyTokenizer {
+    PyTokenizer {
+        inner: Arc::new(tokenizer),
+    }
+}
+
+/// Converts Python ids (any int) to token ids; a negative or too large id is an unknown id.
+fn to_ids(ids: Vec<i64>) -> Result<Vec<u32>, Error> {
+    ids.iter()
+        .enumerate()
+        .map(|(position, &id)| {
+            u32::try_from(id).map_err(|_| {
+                Error::new(
+                    ErrorKind::UnknownId,
+                    format!("token id {id} at position {position} is not in the vocabulary"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn specials_vec(
+    special_tokens: Option<std::collections::HashMap<String, u32>>,
+) -> Vec<(String, u32)> {
+    let mut specials: Vec<(String, u32)> = special_tokens.unwrap_or_default().into_iter().collect();
+    specials.sort_by_key(|(_, id)| *id);
+    specials
+}
+
+/// Runs `encode` over `texts` in slices, releasing the GIL for each and checking for Ctrl-C
+/// between slices. `encode` gets a slice of strings and returns its results in order.
+fn in_slices<R: Send>(
+    py: Python<'_>,
+    texts: &[PyBackedStr],
+    encode: impl Fn(&[PyBackedStr]) -> Result<Vec<R>, Error> + Sync + Send,
+) -> PyResult<Vec<R>> {
+    let mut results = Vec::with_capacity(texts.len());
+    let mut start = 0;
+    while start < texts.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < texts.len() && (end == start || bytes < INTERRUPT_CHECK_BYTES) {
+            bytes += texts[end].len();
+            end += 1;
+        }
+        let slice = &texts[start..end];
+        results.extend(py.detach(|| guard(|| encode(slice)))?);
+        py.check_signals()?;
+        start = end;
+    }
+    Ok(results)
+}
+
+fn total_len(texts: &[PyBackedStr]) -> usize {
+    texts.iter().map(|t| t.len()).sum()
+}
+
+#[pymethods]
+impl PyTokenizer {
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        Ok(wrap(py.detach(|| guard(|| Tokenizer::from_file(&path)))?))
+    }
+
+    #[staticmethod]
+    fn from_str(py: Python<'_>, json: &str) -> PyResult<Self> {
+        let json = json.to_owned();
+        Ok(wrap(
+            py.detach(|| guard(|| Tokenizer::from_json_str(&json)))?,
+        ))
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (path, pattern, special_tokens=None))]
+    fn from_tiktoken(
+        py: Python<'_>,
+        path: PathBuf,
+        pattern: String,
+        special_tokens: Option<std::collections::HashMap<String, u32>>,
+    ) -> PyResult<Self> {
+        let specials = specials_vec(special_tokens);
+        Ok(wrap(py.detach(|| {
+            guard(|| Tokenizer::from_tiktoken_file(&path, &pattern, &specials))
+        })?))
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (ranks, pattern, special_tokens=None))]
+    fn from_ranks(
+        py: Python<'_>,
+        ranks: std::collections::HashMap<Vec<u8>, u32>,
+        pattern: String,
+        special_tokens: Option<std::collections::HashMap<String, u32>>,
+    ) -> PyResult<Self> {
+        let specials = specials_vec(special_tokens);
+        let mut ranks: Vec<(Vec<u8>, u32)> = ranks.into_iter().collect();
+        ranks.sort_by_key(|(_, rank)| *rank);
+        Ok(wrap(py.detach(|| {
+            guard(|| Tokenizer::from_ranks(&ranks, &pattern, &specials))
+        })?))
+    }
+
+    #[staticmethod]
+    fn from_builtin(py: Python<'_>, name: String) -> PyResult<Self> {
+        Ok(wrap(
+            py.detach(|| guard(|| Tokenizer::from_builtin(&name)))?,
+        ))
+    }
+
+    #[staticmethod]
+    fn builtin_info(
+        py: Python<'_>,
+        name: String,
+    ) -> PyResult<(
+        String,
+        std::collections::HashMap<String, u32>,
+        Option<usize>,
+    )> {
+        let encoding = py.detach(|| guard(|| crate::load::builtin::builtin_encoding(&name)))?;
+        let specials = encoding
+            .special_tokens
+            .iter()
+            .map(|(s, id)| (s.to_string(), *id))
+            .collect();
+        Ok((
+            encoding.pattern.to_string(),
+            specials,
+            encoding.explicit_n_vocab,
+        ))
+    }
+
+    #[pyo3(signature = (text, add_special_tokens=true))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        add_special_tokens: bool,
+    ) -> PyResult<Vec<u32>> {
+        Ok(py.detach(|| guard(|| Ok(self.inner.encode(&text, add_special_tokens))))?)
+    }
+
+    #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        add_special_tokens: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        let tok = &*self.inner;
+        in_slices(py, &texts, |slice| {
+            Ok(parallel::map(slice, total_len(slice), num_threads, |t| {
+                tok.encode(t, add_special_tokens)
+            }))
+        })
+    }
+
+    #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
+    fn encode_batch_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        add_special_tokens: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let tok = &*self.inner;
+        let parts = in_slices(py, &texts, |slice| {
+            let flat = parallel::encode_flat(slice, total_len(slice), num_threads, |t, out| {
+                tok.encode_into(t, add_special_tokens, out)
+            });
+            Ok(vec![flat])
+        })?;
+        let (ids, offsets) = py.detach(|| concat_flat(parts));
+        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    #[pyo3(signature = (text, add_special_tokens=true))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        add_special_tokens: bool,
+    ) -> PyResult<usize> {
+        Ok(py.detach(|| guard(|| Ok(self.inner.count(&text, add_special_tokens))))?)
+    }
+
+    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<u32>> {
+        Ok(py.detach(|| guard(|| Ok(self.inner.encode_ordinary(&text))))?)
+    }
+
+    #[pyo3(signature = (texts, num_threads=None))]
+    fn encode_ordinary_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        let tok = &*self.inner;
+        in_slices(py, &texts, |slice| {
+            Ok(parallel::map(slice, total_len(slice), num_threads, |t| {
+                tok.encode_ordinary(t)
+            }))
+        })
+    }
+
+    #[pyo3(signature = (text, allowed))]
+    fn encode_with_special(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        allowed: Option<Vec<String>>,
+    ) -> PyResult<Vec<u32>> {
+        Ok(py.detach(|| {
+            guard(|| {
+                let matcher = self.inner.special_matcher(allowed.as_deref())?;
+                let mut out = Vec::with_capacity(text.len() / 4 + 1);
+                self.inner
+                    .encode_with(&text, SpecialTokens::Only(&matcher), &mut out);
+                Ok(out)
+            })
+        })?)
+    }
+
+    #[pyo3(signature = (texts, allowed, num_threads=None))]
+    fn encode_with_special_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        allowed: Option<Vec<String>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<u32>>> {
+        let tok = &*self.inner;
+        let matcher = guard(|| tok.special_matcher(allowed.as_deref()))?;
+        in_slices(py, &texts, |slice| {
+            Ok(parallel::map(slice, total_len(slice), num_threads, |t| {
+                let mut out = Vec::with_capacity(t.len() / 4 + 1);
+                tok.encode_with(t, SpecialTokens::Only(&matcher), &mut out);
+                out
+            }))
+        })
+    }
+
+    #[pyo3(signature = (text, among=None))]
+    fn find_special(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        among: Option<Vec<String>>,
+    ) -> PyResult<Option<String>> {
+        Ok(py.detach(|| {
+            guard(|| {
+                let matcher = self.inner.special_matcher(among.as_deref())?;
+                Ok(self
+                    .inner
+                    .find_special(&text, &matcher)
+                    .map(|(_, s)| s.to_owned()))
+            })
+        })?)
+    }
+
+    #[pyo3(signature = (ids, skip_special_tokens=false))]
+    fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+        Ok(py.detach(|| guard(|| self.inner.decode(&to_ids(ids)?, skip_special_tokens)))?)
+    }
+
+    #[pyo3(signature = (ids, skip_special_tokens=false))]
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<i64>,
+        skip_special_tokens: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes =
+            py.detach(|| guard(|| self.inner.decode_bytes(&to_ids(ids)?, skip_special_tokens)))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[pyo3(signature = (batch, skip_special_tokens=false))]
+    fn decode_batch(
+        &self,
+        py: Python<'_>,
+        batch: Vec<Vec<i64>>,
+        skip_special_tokens: bool,
+    ) -> PyResult<Vec<String>> {
+        Ok(py.detach(|| {
+            guard(|| {
+                batch
+                    .into_iter()
+                    .map(|ids| self.inner.decode(&to_ids(ids)?, skip_special_tokens))
+                    .collect::<Result<Vec<_>, Error>>()
+            })
+        })?)
+    }
+
+    fn token_bytes<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = guard(|| self.inner.token_bytes(to_ids(vec![id])?[0]))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    #[getter]
+    fn max_token_id(&self) -> u32 {
+        self.inner.max_token_id()
+    }
+
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    fn id_to_token(&self, id: i64) -> Option<String> {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| self.inner.id_to_token(id))
+            .map(str::to_owned)
+    }
+
+    fn get_vocab<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (token, id) in self.inner.vocab() {
+            dict.set_item(token, id)?;
+        }
+        Ok(dict)
+    }
+
+    fn special_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (token, id) in self.inner.special_tokens() {
+            dict.set_item(token, id)?;
+        }
+        Ok(dict)
+    }
+}
+
+/// Joins the flat buffers of consecutive slices into one, shifting the document offsets.
+fn concat_flat(parts: Vec<(Vec<u32>, Vec<i64>)>) -> (Vec<u32>, Vec<i64>) {
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    let mut ids = Vec::with_capacity(parts.iter().map(|(ids, _)| ids.len()).sum());
+    let mut offsets = vec![0i64];
+    for (part_ids, part_offsets) in parts {
+        let base = ids.len() as i64;
+        ids.extend_from_slice(&part_ids);
+        offsets.extend(part_offsets.iter().skip(1).map(|o| o + base));
+    }
+    (ids, offsets)
+}

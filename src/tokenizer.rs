@@ -1,0 +1,417 @@
+//! The assembled pipeline: added-token split → normalizer → pre-tokenizer → model →
+//! post-processor, and ids → decoder → text.
+//!
+//! A `Tokenizer` is immutable once loaded and shared by all threads without locks; the per-call
+//! buffers (segments, normalized text, pieces) live in a thread-local scratch that is reused, so
+//! encoding allocates only when a buffer has to grow.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use rustc_hash::FxHashMap;
+
+use crate::added::{AddedToken, AddedVocabulary, Segment};
+use crate::decode::{self, Decoder};
+use crate::error::{Error, ErrorKind, Result};
+use crate::models::Model;
+use crate::normalize::Normalizer;
+use crate::postprocess::PostProcessor;
+use crate::pretokenize::{Pieces, PreTokenizer};
+
+/// Reusable buffers for one encode call on one thread.
+struct Scratch {
+    segments: Vec<Segment>,
+    normalized_segments: Vec<Segment>,
+    normalized: String,
+    pieces: Pieces,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        segments: Vec::new(),
+        normalized_segments: Vec::new(),
+        normalized: String::new(),
+        pieces: Pieces::new(),
+    });
+}
+
+/// Which special-token strings in the input are matched as special tokens.
+#[derive(Clone, Copy)]
+pub enum SpecialTokens<'a> {
+    /// Hugging Face semantics: every added token (special or not) is matched, with its options.
+    Added,
+    /// tiktoken's `encode_ordinary`: none; the text is all text.
+    Ignored,
+    /// tiktoken's `encode(allowed_special=...)`: only these strings (leftmost-longest).
+    Only(&'a AhoCorasick),
+}
+
+/// The id ↔ token tables of a tokenizer: model vocabulary plus added tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenTable {
+    /// id → token string (the vocabulary's own spelling, e.g. `Ġhello`).
+    pub tokens: Vec<Option<String>>,
+    /// token string → id; added tokens take precedence, as in HF.
+    pub ids: FxHashMap<String, u32>,
+    /// id → whether it is a special added token.
+    pub special: Vec<bool>,
+}
+
+/// A loaded tokenizer: the whole pipeline, immutable and shareable across threads.
+#[derive(Debug)]
+pub struct Tokenizer {
+    pub(crate) added: AddedVocabulary,
+    pub(crate) has_normalized_added: bool,
+    pub(crate) normalizer: Option<Normalizer>,
+    pub(crate) pre_tokenizer: Option<PreTokenizer>,
+    pub(crate) model: Model,
+    pub(crate) post_processor: Option<PostProcessor>,
+    pub(crate) decoder: Option<Decoder>,
+    pub(crate) table: TokenTable,
+    /// The decoded bytes of each id when the decoder works token by token: `decoded_bytes[
+    /// decoded_offsets[id]..decoded_offsets[id + 1]]`.
+    decoded_bytes: Vec<u8>,
+    decoded_offsets: Vec<u32>,
+}
+
+impl Tokenizer {
+    /// Assembles a tokenizer from its parts (the loaders call this).
+    pub(crate) fn assemble(
+        added: AddedVocabulary,
+        normalizer: Option<Normalizer>,
+        pre_tokenizer: Option<PreTokenizer>,
+        model: Model,
+        post_processor: Option<PostProcessor>,
+        decoder: Option<Decoder>,
+        table: TokenTable,
+    ) -> Self {
+        let has_normalized_added = added.tokens().iter().any(|t| t.normalized);
+        let mut tokenizer = Tokenizer {
+            added,
+            has_normalized_added,
+            normalizer,
+            pre_tokenizer,
+            model,
+            post_processor,
+            decoder,
+            table,
+            decoded_bytes: Vec::new(),
+            decoded_offsets: Vec::new(),
+        };
+        if let Some(decoder) = tokenizer.decoder.as_ref().filter(|d| d.is_per_token()) {
+            let mut bytes = Vec::new();
+            let mut offsets = Vec::with_capacity(tokenizer.table.tokens.len() + 1);
+            offsets.push(0);
+            for token in &tokenizer.table.tokens {
+                if let Some(token) = token {
+                    bytes.extend(decoder.decode_token(token));
+                }
+                offsets.push(bytes.len() as u32);
+            }
+            tokenizer.decoded_bytes = bytes;
+            tokenizer.decoded_offsets = offsets;
+        }
+        tokenizer
+    }
+
+    /// Loads a Hugging Face `tokenizer.json` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        crate::load::tokenizer_json::from_file(path.as_ref())
+    }
+
+    /// Loads a Hugging Face tokenizer from the text of a `tokenizer.json`.
+    pub fn from_json_str(json: &str) -> Result<Self> {
+        crate::load::tokenizer_json::from_str(json, "tokenizer.json")
+    }
+
+    /// Builds a tiktoken-style tokenizer from token bytes with ranks, a split pattern and
+    /// special tokens.
+    pub fn from_ranks(
+        ranks: &[(Vec<u8>, u32)],
+        pattern: &str,
+        special_tokens: &[(String, u32)],
+    ) -> Result<Self> {
+        crate::load::tiktoken_model::from_ranks(ranks, pattern, special_tokens)
+    }
+
+    /// Loads a `.tiktoken` rank file with its split pattern and special tokens.
+    pub fn from_tiktoken_file(
+        path: impl AsRef<Path>,
+        pattern: &str,
+        special_tokens: &[(String, u32)],
+    ) -> Result<Self> {
+        let ranks = crate::load::tiktoken::read_ranks_file(path.as_ref())?;
+        Self::from_ranks(&ranks, pattern, special_tokens)
+    }
+
+    /// One of the OpenAI encodings shipped with ferrotok (`o200k_base`, `cl100k_base`, ...).
+    pub fn from_builtin(name: &str) -> Result<Self> {
+        let encoding = crate::load::builtin::builtin_encoding(name)?;
+        let specials: Vec<(String, u32)> = encoding
+            .special_tokens
+            .iter()
+            .map(|(s, id)| (s.to_string(), *id))
+            .collect();
+        Self::from_ranks(&encoding.ranks, encoding.pattern, &specials)
+    }
+
+    /// Encodes with Hugging Face semantics: added tokens are matched in the text, and
+    /// `add_special_tokens` lets the post-processor add its tokens (BOS, CLS/SEP).
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 2);
+        self.encode_into(text, add_special_tokens, &mut out);
+        out
+    }
+
+    /// Like [`Tokenizer::encode`], appending to `out`.
+    pub fn encode_into(&self, text: &str, add_special_tokens: bool, out: &mut Vec<u32>) {
+        let start = out.len();
+        self.encode_with(text, SpecialTokens::Added, out);
+        if add_special_tokens {
+            if let Some(processor) = &self.post_processor {
+                processor.apply(out, start);
+            }
+        }
+    }
+
+    /// Encodes all of `text` as text (tiktoken's `encode_ordinary`): no special-token matching and
+    /// no post-processor.
+    pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.encode_with(text, SpecialTokens::Ignored, &mut out);
+        out
+    }
+
+    /// Encodes with an explicit choice of which special-token strings are matched; appends to `out`.
+    pub fn encode_with(&self, text: &str, specials: SpecialTokens<'_>, out: &mut Vec<u32>) {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                segments,
+                normalized_segments,
+                normalized,
+                pieces,
+            } = &mut *scratch;
+            segments.clear();
+            match specials {
+                SpecialTokens::Added if !self.added.is_empty() => {
+                    self.added.split_raw(text, segments)
+                }
+                SpecialTokens::Only(matcher) => split_on(matcher, text, &self.table, segments),
+                _ => segments.push(Segment::Text(0..text.len())),
+            }
+            let match_normalized =
+                self.has_normalized_added && matches!(specials, SpecialTokens::Added);
+            for segment in segments.iter() {
+                match segment {
+                    Segment::Token { id, .. } => out.push(*id),
+                    Segment::Text(range) => {
+                        let raw = &text[range.clone()];
+                        let text = match &self.normalizer {
+                            Some(normalizer) => {
+                                normalizer.normalize(raw, normalized);
+                                normalized.as_str()
+                            }
+                            None => raw,
+                        };
+                        if match_normalized {
+                            normalized_segments.clear();
+                            self.added.split_normalized(text, normalized_segments);
+                            for inner in normalized_segments.iter() {
+                                match inner {
+                                    Segment::Token { id, .. } => out.push(*id),
+                                    Segment::Text(r) => {
+                                        self.encode_plain(&text[r.clone()], pieces, out)
+                                    }
+                                }
+                            }
+                        } else {
+                            self.encode_plain(text, pieces, out);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Pre-tokenizes normalized text and runs the model on each piece.
+    fn encode_plain(&self, text: &str, pieces: &mut Pieces, out: &mut Vec<u32>) {
+        match &self.pre_tokenizer {
+            Some(pre_tokenizer) => {
+                pieces.reset(text);
+                pre_tokenizer.pre_tokenize(pieces);
+                for piece in pieces.iter() {
+                    self.model.encode_piece(piece.as_bytes(), out);
+                }
+            }
+            None if text.is_empty() => {}
+            None => self.model.encode_piece(text.as_bytes(), out),
+        }
+    }
+
+    /// Builds a matcher for tiktoken's `allowed_special`: `None` allows every special token.
+    pub fn special_matcher(&self, allowed: Option<&[String]>) -> Result<AhoCorasick> {
+        let patterns: Vec<&str> = match allowed {
+            None => self.special_tokens().map(|(s, _)| s).collect(),
+            Some(list) => {
+                for s in list {
+                    if !self.special_tokens().any(|(t, _)| t == s) {
+                        return Err(Error::argument(format!("{s:?} is not a special token")));
+                    }
+                }
+                list.iter().map(String::as_str).collect()
+            }
+        };
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("special-token matcher: {e}")))
+    }
+
+    /// The first special-token string found in `text` by `matcher`, with its byte offset.
+    pub fn find_special<'t>(
+        &self,
+        text: &'t str,
+        matcher: &AhoCorasick,
+    ) -> Option<(usize, &'t str)> {
+        matcher.find(text).map(|m| (m.start(), &text[m.range()]))
+    }
+
+    /// Decodes ids to text; invalid UTF-8 becomes U+FFFD, as in both references.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        let bytes = self.decode_bytes(ids, skip_special_tokens)?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Decodes ids to raw bytes.
+    pub fn decode_bytes(&self, ids: &[u32], skip_special_tokens: bool) -> Result<Vec<u8>> {
+        self.check_ids(ids)?;
+        let keep = |id: &&u32| !(skip_special_tokens && self.table.special[**id as usize]);
+        if !self.decoded_offsets.is_empty() {
+            let mut out = Vec::with_capacity(ids.len() * 4);
+            for &id in ids.iter().filter(keep) {
+                let id = id as usize;
+                let (start, end) = (self.decoded_offsets[id], self.decoded_offsets[id + 1]);
+                out.extend_from_slice(&self.decoded_bytes[start as usize..end as usize]);
+            }
+            return Ok(out);
+        }
+        let tokens = ids
+            .iter()
+            .filter(keep)
+            .filter_map(|&id| self.table.tokens[id as usize].as_deref());
+        Ok(decode::join_with_spaces(tokens))
+    }
+
+    /// The raw bytes of one token: its decoded form.
+    pub fn token_bytes(&self, id: u32) -> Result<Vec<u8>> {
+        self.decode_bytes(&[id], false)
+    }
+
+    fn check_ids(&self, ids: &[u32]) -> Result<()> {
+        for (position, &id) in ids.iter().enumerate() {
+            let known = self
+                .table
+                .tokens
+                .get(id as usize)
+                .is_some_and(Option::is_some);
+            if !known {
+                return Err(Error::new(
+                    ErrorKind::UnknownId,
+                    format!(
+                        "token id {id} at position {position} is not in the vocabulary (ids go up to {})",
+                        self.max_token_id()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many ids `encode` returns for `text`.
+    pub fn count(&self, text: &str, add_special_tokens: bool) -> usize {
+        self.encode(text, add_special_tokens).len()
+    }
+
+    /// The number of distinct tokens, added tokens included (HF's `get_vocab_size(True)`).
+    pub fn vocab_size(&self) -> usize {
+        self.table.ids.len()
+    }
+
+    /// The largest id that has a token.
+    pub fn max_token_id(&self) -> u32 {
+        self.table
+            .tokens
+            .iter()
+            .rposition(Option::is_some)
+            .unwrap_or(0) as u32
+    }
+
+    /// The id of a token string, added tokens first (as HF).
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.table.ids.get(token).copied()
+    }
+
+    /// The token string of an id.
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.table
+            .tokens
+            .get(id as usize)
+            .and_then(Option::as_deref)
+    }
+
+    /// Every token string with its id.
+    pub fn vocab(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.table.ids.iter().map(|(s, &id)| (s.as_str(), id))
+    }
+
+    /// The added tokens marked special, with their ids.
+    pub fn special_tokens(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.added
+            .tokens()
+            .iter()
+            .filter(|t| t.special)
+            .map(|t| (t.content.as_str(), t.id))
+    }
+
+    /// The added tokens (special and normal).
+    pub fn added_tokens(&self) -> &[AddedToken] {
+        self.added.tokens()
+    }
+}
+
+/// Cuts `text` at the matches of `matcher`, as tiktoken does with its special-token regex.
+fn split_on(matcher: &AhoCorasick, text: &str, table: &TokenTable, out: &mut Vec<Segment>) {
+    let mut last = 0;
+    for m in matcher.find_iter(text) {
+        if m.start() > last {
+            out.push(Segment::Text(last..m.start()));
+        }
+        match table.ids.get(&text[m.range()]) {
+            Some(&id) => out.push(Segment::Token {
+                id,
+                range: m.range(),
+            }),
+            None => out.push(Segment::Text(m.range())),
+        }
+        last = m.end();
+    }
+    if last < text.len() {
+        out.push(Segment::Text(last..text.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Tokenizer>();
+    }
+}
