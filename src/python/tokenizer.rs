@@ -17,6 +17,9 @@ use crate::tokenizer::{SpecialTokens, Tokenizer};
 /// so a long job answers KeyboardInterrupt within a fraction of a second.
 const INTERRUPT_CHECK_BYTES: usize = 16 * 1024 * 1024;
 
+/// A flat numpy batch: all ids, and document boundaries.
+type NumpyBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
 /// A loaded tokenizer.
 #[pyclass(name = "Tokenizer", module = "ferrotok._native", frozen)]
 pub struct PyTokenizer {
@@ -187,7 +190,7 @@ impl PyTokenizer {
         texts: Vec<PyBackedStr>,
         add_special_tokens: bool,
         num_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
         let parts = in_slices(py, &texts, |slice| {
             let flat = parallel::encode_flat(slice, total_len(slice), num_threads, |t, out| {
