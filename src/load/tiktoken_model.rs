@@ -45,11 +45,13 @@ pub fn from_ranks(
     let mut special = vec![false; max_id];
     let mut added = Vec::with_capacity(special_tokens.len());
     for (content, id) in special_tokens {
-        if tokens[*id as usize].is_some() {
+        if tokens[*id as usize].is_some() && !special[*id as usize] {
             return Err(Error::argument(format!(
                 "special token {content:?} has id {id}, which a regular token already has"
             )));
         }
+        // Two special tokens may share an id (o200k_harmony); as in tiktoken, the later one is
+        // what the id decodes to.
         tokens[*id as usize] = Some(content.clone());
         ids.insert(content.clone(), *id);
         special[*id as usize] = true;

@@ -47,12 +47,15 @@ fn to_ids(ids: Vec<i64>) -> Result<Vec<u32>, Error> {
         .collect()
 }
 
-fn specials_vec(
-    special_tokens: Option<std::collections::HashMap<String, u32>>,
-) -> Vec<(String, u32)> {
-    let mut specials: Vec<(String, u32)> = special_tokens.unwrap_or_default().into_iter().collect();
-    specials.sort_by_key(|(_, id)| *id);
-    specials
+/// Special tokens in the dict's own order (it decides which of two tokens sharing an id decodes).
+fn specials_vec(special_tokens: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, u32)>> {
+    let mut specials = Vec::new();
+    if let Some(dict) = special_tokens {
+        for (token, id) in dict.iter() {
+            specials.push((token.extract::<String>()?, id.extract::<u32>()?));
+        }
+    }
+    Ok(specials)
 }
 
 /// Runs `encode` over `texts` in slices, releasing the GIL for each and checking for Ctrl-C
@@ -104,9 +107,9 @@ impl PyTokenizer {
         py: Python<'_>,
         path: PathBuf,
         pattern: String,
-        special_tokens: Option<std::collections::HashMap<String, u32>>,
+        special_tokens: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let specials = specials_vec(special_tokens);
+        let specials = specials_vec(special_tokens)?;
         Ok(wrap(py.detach(|| {
             guard(|| Tokenizer::from_tiktoken_file(&path, &pattern, &specials))
         })?))
@@ -118,9 +121,9 @@ impl PyTokenizer {
         py: Python<'_>,
         ranks: std::collections::HashMap<Vec<u8>, u32>,
         pattern: String,
-        special_tokens: Option<std::collections::HashMap<String, u32>>,
+        special_tokens: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let specials = specials_vec(special_tokens);
+        let specials = specials_vec(special_tokens)?;
         let mut ranks: Vec<(Vec<u8>, u32)> = ranks.into_iter().collect();
         ranks.sort_by_key(|(_, rank)| *rank);
         Ok(wrap(py.detach(|| {
@@ -136,20 +139,15 @@ impl PyTokenizer {
     }
 
     #[staticmethod]
-    fn builtin_info(
-        py: Python<'_>,
+    fn builtin_info<'py>(
+        py: Python<'py>,
         name: String,
-    ) -> PyResult<(
-        String,
-        std::collections::HashMap<String, u32>,
-        Option<usize>,
-    )> {
+    ) -> PyResult<(String, Bound<'py, PyDict>, Option<usize>)> {
         let encoding = py.detach(|| guard(|| crate::load::builtin::builtin_encoding(&name)))?;
-        let specials = encoding
-            .special_tokens
-            .iter()
-            .map(|(s, id)| (s.to_string(), *id))
-            .collect();
+        let specials = PyDict::new(py);
+        for (token, id) in &encoding.special_tokens {
+            specials.set_item(token, id)?;
+        }
         Ok((
             encoding.pattern.to_string(),
             specials,
