@@ -80,14 +80,20 @@ fn build(root: &Value) -> Result<Tokenizer> {
         }
     };
 
-    let added = load_added_tokens(root, normalizer.as_ref())?;
     let mut ids: FxHashMap<String, u32> = FxHashMap::default();
-    ids.reserve(tokens.len() + added.len());
+    ids.reserve(tokens.len());
     for (id, token) in tokens.iter().enumerate() {
         if let Some(token) = token {
             ids.insert(token.clone(), id as u32);
         }
     }
+    // HF ignores the ids written in `added_tokens` and assigns them itself (see `assign_ids`).
+    let model_vocab_size = ids.len() as u32;
+    let added = crate::added::assign_ids(
+        load_added_tokens(root)?,
+        &|content: &str| ids.get(content).copied(),
+        model_vocab_size,
+    );
     let max_id = added
         .iter()
         .map(|t| t.id as usize + 1)
@@ -101,13 +107,22 @@ fn build(root: &Value) -> Result<Tokenizer> {
         ids.insert(token.content.clone(), token.id);
         special[token.id as usize] = token.special;
     }
+    // Normalized added tokens are matched by their normalized content, as in HF.
+    let added = match &normalizer {
+        Some(normalizer) => AddedVocabulary::with_normalizer(added, &|content: &str| {
+            let mut out = String::new();
+            normalizer.normalize(content, &mut out);
+            out
+        }),
+        None => AddedVocabulary::new(added),
+    };
     let table = TokenTable {
         tokens,
         ids,
         special,
     };
     Ok(Tokenizer::assemble(
-        AddedVocabulary::new(added),
+        added,
         normalizer,
         pre_tokenizer,
         model,
@@ -223,7 +238,7 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
 }
 
 /// Reads `added_tokens`.
-fn load_added_tokens(root: &Value, _normalizer: Option<&Normalizer>) -> Result<Vec<AddedToken>> {
+fn load_added_tokens(root: &Value) -> Result<Vec<AddedToken>> {
     let list = match root.get("added_tokens") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(list)) => list,

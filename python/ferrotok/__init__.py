@@ -1,0 +1,70 @@
+"""ferrotok: exact, fast tokenization for language models.
+
+ferrotok loads Hugging Face `tokenizer.json` files and OpenAI `.tiktoken` rank files and gives
+exactly the token ids of `tokenizers` and `tiktoken`, several times faster.
+
+>>> import ferrotok
+>>> enc = ferrotok.get_encoding("o200k_base")      # tiktoken's API, built in, offline
+>>> enc.encode("Hello, world!")
+[13225, 11, 2375, 0]
+>>> tok = ferrotok.Tokenizer.from_builtin("o200k_base")  # or Tokenizer.from_file("tokenizer.json")
+>>> tok.encode_batch_numpy(["Hello, world!", "hello world"]).tolist()
+[[13225, 11, 2375, 0], [24912, 2375]]
+
+Every error is a `ferrotok.TokenizerError`, a `ValueError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferrotok._native import (
+    DisallowedSpecialTokenError,
+    InvalidUtf8Error,
+    TokenizerError,
+    TokenizerFileError,
+    UnknownTokenIdError,
+    UnsupportedComponentError,
+)
+from ferrotok.batch import EncodedBatch
+from ferrotok.encoding import (
+    Encoding,
+    encoding_for_model,
+    encoding_name_for_model,
+    get_encoding,
+    list_encoding_names,
+)
+from ferrotok.tokenizer import Tokenizer
+
+
+def __getattr__(name: str) -> Any:
+    # `__version__` is read from the installed metadata on first use: importing
+    # importlib.metadata costs more than the rest of `import ferrotok` without numpy.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("ferrotok")
+        except PackageNotFoundError:  # pragma: no cover - a source tree, not installed
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'ferrotok' has no attribute {name!r}")
+
+
+__all__ = [
+    "DisallowedSpecialTokenError",
+    "EncodedBatch",
+    "Encoding",
+    "InvalidUtf8Error",
+    "Tokenizer",
+    "TokenizerError",
+    "TokenizerFileError",
+    "UnknownTokenIdError",
+    "UnsupportedComponentError",
+    "__version__",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+    "list_encoding_names",
+]
