@@ -9,13 +9,23 @@ use ferrotok::Tokenizer;
 use serde_json::Value;
 
 /// The tokenizer.json files whose whole pipeline ferrotok implements so far.
-const HF_TOKENIZERS: &[&str] = &["gpt2", "gpt-4-cl100k", "gpt-4o-o200k", "llama-3.1", "qwen2.5"];
+const HF_TOKENIZERS: &[&str] = &[
+    "gpt2",
+    "gpt-4-cl100k",
+    "gpt-4o-o200k",
+    "llama-3.1",
+    "qwen2.5",
+];
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("FERROTOK_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(dir.join("MANIFEST.md").exists(), "shared data not found at {}; set FERROTOK_DATA", dir.display());
+    assert!(
+        dir.join("MANIFEST.md").exists(),
+        "shared data not found at {}; set FERROTOK_DATA",
+        dir.display()
+    );
     dir
 }
 
@@ -25,7 +35,12 @@ fn read_json(path: PathBuf) -> Value {
 }
 
 fn ids(value: &Value) -> Vec<u32> {
-    value.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect()
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
 }
 
 struct Fixture {
@@ -35,8 +50,12 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = data_dir();
-    let cases = read_json(dir.join("corpus/unicode/edge_cases.json"))["cases"].as_object().unwrap().clone();
-    let reference = read_json(dir.join("conformance/reference_outputs/edge_cases_reference_ids.json"));
+    let cases = read_json(dir.join("corpus/unicode/edge_cases.json"))["cases"]
+        .as_object()
+        .unwrap()
+        .clone();
+    let reference =
+        read_json(dir.join("conformance/reference_outputs/edge_cases_reference_ids.json"));
     Fixture { cases, reference }
 }
 
@@ -52,7 +71,9 @@ fn compare(
         let text = cases[name].as_str().unwrap();
         let got = actual(text);
         if got != ids(want) {
-            failures.push(format!("{label} case {name:?} ({text:?}): expected {want}, got {got:?}"));
+            failures.push(format!(
+                "{label} case {name:?} ({text:?}): expected {want}, got {got:?}"
+            ));
         }
     }
     failures
@@ -66,17 +87,28 @@ fn hugging_face_edge_cases() {
     for name in HF_TOKENIZERS {
         let expected = &reference["hf"][*name];
         let tok = Tokenizer::from_file(dir.join(expected["file"].as_str().unwrap())).unwrap();
-        failures.extend(compare(name, &cases, &expected["ids"], |t| tok.encode(t, false)));
-        failures.extend(compare(name, &cases, &expected["ids_with_special"], |t| tok.encode(t, true)));
+        failures.extend(compare(name, &cases, &expected["ids"], |t| {
+            tok.encode(t, false)
+        }));
+        failures.extend(compare(name, &cases, &expected["ids_with_special"], |t| {
+            tok.encode(t, true)
+        }));
         for (case, want) in expected["decoded"].as_object().unwrap() {
             let ids = tok.encode(cases[case].as_str().unwrap(), false);
             let got = tok.decode(&ids, false).unwrap();
             if got != want.as_str().unwrap() {
-                failures.push(format!("{name} decode of case {case:?}: expected {want}, got {got:?}"));
+                failures.push(format!(
+                    "{name} decode of case {case:?}: expected {want}, got {got:?}"
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -85,18 +117,34 @@ fn tiktoken_edge_cases() {
     let mut failures = Vec::new();
     for (name, expected) in reference["tiktoken"].as_object().unwrap() {
         let tok = Tokenizer::from_builtin(name).unwrap();
-        failures.extend(compare(name, &cases, &expected["ids"], |t| tok.encode_ordinary(t)));
-        let all = tok.special_matcher(None).unwrap();
-        failures.extend(compare(name, &cases, &expected["ids_allowed_special"], |t| {
-            let mut out = Vec::new();
-            tok.encode_with(t, ferrotok::tokenizer::SpecialTokens::Only(&all), &mut out);
-            out
+        failures.extend(compare(name, &cases, &expected["ids"], |t| {
+            tok.encode_ordinary(t)
         }));
+        let all = tok.special_matcher(None).unwrap();
+        failures.extend(compare(
+            name,
+            &cases,
+            &expected["ids_allowed_special"],
+            |t| {
+                let mut out = Vec::new();
+                tok.encode_with(t, ferrotok::tokenizer::SpecialTokens::Only(&all), &mut out);
+                out
+            },
+        ));
         for text in cases.values() {
             let text = text.as_str().unwrap();
             let ids = tok.encode_ordinary(text);
-            assert_eq!(tok.decode(&ids, false).unwrap(), text, "{name}: round trip of {text:?}");
+            assert_eq!(
+                tok.decode(&ids, false).unwrap(),
+                text,
+                "{name}: round trip of {text:?}"
+            );
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
