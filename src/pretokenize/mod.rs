@@ -15,7 +15,9 @@
 mod byte_level;
 mod digits;
 mod regex;
+pub mod scanners;
 mod split;
+mod unicode_tables;
 
 use std::ops::Range;
 

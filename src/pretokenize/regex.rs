@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 
+use super::scanners::{Engine, KnownPattern};
 use crate::error::{Error, Result};
 
 /// A compiled regex usable from many threads: an enum over engines.
@@ -24,6 +25,14 @@ pub enum Regex {
     },
     /// `fancy-regex`, the engine of `tiktoken`.
     Fancy(fancy_regex::Regex),
+    /// A hand-written scanner that gives exactly the engine's matches for a known pattern
+    /// (GPT-2, cl100k, Llama 3, Qwen 2, o200k), 10–25× faster (see `scanners.rs`).
+    Known {
+        /// Which scanner.
+        scanner: KnownPattern,
+        /// The source pattern.
+        pattern: String,
+    },
 }
 
 impl std::fmt::Debug for Regex {
@@ -31,6 +40,7 @@ impl std::fmt::Debug for Regex {
         match self {
             Regex::Onig { pattern, .. } => write!(f, "Regex::Onig({pattern:?})"),
             Regex::Fancy(re) => write!(f, "Regex::Fancy({:?})", re.as_str()),
+            Regex::Known { scanner, .. } => write!(f, "Regex::Known({scanner:?})"),
         }
     }
 }
@@ -38,7 +48,20 @@ impl std::fmt::Debug for Regex {
 impl Regex {
     /// Compiles `pattern` with Oniguruma's default (Ruby) syntax, as Hugging Face `tokenizers`
     /// does for `Split` patterns.
+    ///
+    /// A pattern with a hand-written scanner for Oniguruma's semantics gets the scanner.
     pub fn onig(pattern: &str) -> Result<Self> {
+        if let Some(scanner) = KnownPattern::recognize(pattern, Engine::Onig) {
+            return Ok(Regex::Known {
+                scanner,
+                pattern: pattern.to_owned(),
+            });
+        }
+        Self::onig_engine(pattern)
+    }
+
+    /// Compiles `pattern` with Oniguruma even when a scanner exists (for cross-checks).
+    pub fn onig_engine(pattern: &str) -> Result<Self> {
         onig::Regex::new(pattern)
             .map(|regex| Regex::Onig {
                 regex,
@@ -48,7 +71,20 @@ impl Regex {
     }
 
     /// Compiles `pattern` with `fancy-regex`, as `tiktoken` does.
+    ///
+    /// A pattern with a hand-written scanner for fancy-regex's semantics gets the scanner.
     pub fn fancy(pattern: &str) -> Result<Self> {
+        if let Some(scanner) = KnownPattern::recognize(pattern, Engine::Fancy) {
+            return Ok(Regex::Known {
+                scanner,
+                pattern: pattern.to_owned(),
+            });
+        }
+        Self::fancy_engine(pattern)
+    }
+
+    /// Compiles `pattern` with fancy-regex even when a scanner exists (for cross-checks).
+    pub fn fancy_engine(pattern: &str) -> Result<Self> {
         fancy_regex::Regex::new(pattern)
             .map(Regex::Fancy)
             .map_err(|e| Error::invalid(format!("invalid regex {pattern:?}: {e}")))
@@ -59,6 +95,7 @@ impl Regex {
         match self {
             Regex::Onig { pattern, .. } => pattern,
             Regex::Fancy(re) => re.as_str(),
+            Regex::Known { pattern, .. } => pattern,
         }
     }
 
@@ -84,6 +121,7 @@ impl Regex {
                     }
                 }
             }
+            Regex::Known { scanner, .. } => scanner.for_each_match(text, f),
         }
     }
 }
