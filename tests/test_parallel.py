@@ -1,0 +1,55 @@
+"""Parallel encoding: thread counts give identical output, and pools survive ``fork()``.
+
+Data loaders fork worker processes after the parent has used the tokenizer; a forked child
+inherits a thread pool's bookkeeping but not its threads, so a careless pool deadlocks there.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+import ferrotok
+import pytest
+
+#: Enough text to pass the size threshold under which batches stay on the calling thread.
+SENTENCE = "the quick brown fox jumps over the lazy dog. "
+DOCUMENTS = [f"Document {i}: " + SENTENCE * 40 for i in range(200)]
+
+
+def _encode_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    queue.put(tok.encode_batch(DOCUMENTS, num_threads=2))
+
+
+def test_thread_counts_agree() -> None:
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    one = tok.encode_batch(DOCUMENTS, num_threads=1)
+    assert tok.encode_batch(DOCUMENTS, num_threads=2) == one
+    assert tok.encode_batch(DOCUMENTS, num_threads=4) == one
+    batch = tok.encode_batch_numpy(DOCUMENTS, num_threads=3)
+    assert batch.tolist() == one
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the Linux default start method")
+# Python 3.12+ warns about fork() in a multi-threaded process: surviving that is the point here.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_parallel_encoding_survives_fork() -> None:
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    expected = tok.encode_batch(DOCUMENTS, num_threads=2)  # the parent's pool now exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_encode_in_child, args=(queue,))
+    child.start()
+    result = queue.get(timeout=120)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert result == expected
+
+
+def test_environment_variable_sets_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FERROTOK_NUM_THREADS", "1")
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    assert tok.encode_batch(DOCUMENTS) == tok.encode_batch(DOCUMENTS, num_threads=2)
+    assert os.environ["FERROTOK_NUM_THREADS"] == "1"
