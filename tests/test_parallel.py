@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import ferrotok
 import pytest
@@ -53,3 +56,38 @@ def test_environment_variable_sets_threads(monkeypatch: pytest.MonkeyPatch) -> N
     tok = ferrotok.Tokenizer.from_builtin("o200k_base")
     assert tok.encode_batch(DOCUMENTS) == tok.encode_batch(DOCUMENTS, num_threads=2)
     assert os.environ["FERROTOK_NUM_THREADS"] == "1"
+
+
+#: A child that encodes about 1 GB of text (one 5 kB string repeated, so it costs no memory)
+#: and would take tens of seconds.
+LONG_JOB = """
+import sys
+import ferrotok
+tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+documents = ["a few words of text " * 250] * 200_000
+print("started", flush=True)
+tok.encode_batch_numpy(documents)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
+def test_long_batch_answers_ctrl_c() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", LONG_JOB],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    try:
+        # Without the interrupt checks the job would run to its end and print "finished".
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert "finished" not in stdout
+    assert "KeyboardInterrupt" in stderr
+    assert child.returncode != 0
