@@ -36,7 +36,14 @@ REPO = Path(__file__).resolve().parent.parent
 # --- what is tested ----------------------------------------------------------------------------
 
 #: Byte-level BPE tokenizer.json files (tokenizers/<name>/tokenizer.json).
-HF_BYTE_LEVEL = ("gpt2", "gpt-4-cl100k", "gpt-4o-o200k", "llama-3.1", "qwen2.5")
+HF_BYTE_LEVEL = (
+    "gpt2",
+    "gpt-4-cl100k",
+    "gpt-4o-o200k",
+    "llama-3.1",
+    "qwen2.5",
+    "clip-vit-base-patch32",
+)
 #: tiktoken encodings; p50k_edit shares p50k_base's ranks and adds FIM special tokens.
 TIKTOKEN_ENCODINGS = ("r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base")
 #: The rank file each encoding is read from (tiktoken/<file>.tiktoken).

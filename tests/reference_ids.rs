@@ -15,6 +15,7 @@ const HF_TOKENIZERS: &[&str] = &[
     "gpt-4o-o200k",
     "llama-3.1",
     "qwen2.5",
+    "clip-vit-base-patch32",
 ];
 
 fn data_dir() -> PathBuf {

@@ -29,14 +29,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 #: The tokenizer.json files whose whole pipeline ferrotok implements: the byte-level BPE models.
-#: (clip, mistral, llama-2, albert, bert and t5 need the components of the full-pipeline issue:
-#: Replace/Prepend/Precompiled/BertNormalizer normalizers, Metaspace, WordPiece and Unigram.)
+#: (mistral, llama-2, albert, bert and t5 need the components of the full-pipeline issue:
+#: Prepend/Precompiled/BertNormalizer normalizers, Metaspace, WordPiece and Unigram.)
 HF_PLAIN = (
     "gpt2",
     "gpt-4-cl100k",
     "gpt-4o-o200k",
     "llama-3.1",
     "qwen2.5",
+    "clip-vit-base-patch32",
 )
 #: Every supported tokenizer.json of the data folder.
 HF_ALL = HF_PLAIN

@@ -113,7 +113,10 @@ def test_tokenizer_json_matches_reference(tokenizers: Tokenizers, name: str, tex
     expected_text = reference.decode(ids, skip_special_tokens=False)
     assert decoded == expected_text, f"{name} decode({ids})"
     # Round trip: byte-level BPE loses nothing, so decode(encode(x)) gives x back, except where
-    # a normalizer changes the text (qwen2.5 applies NFC).
+    # a normalizer changes the text (qwen2.5 applies NFC; clip lowercases, folds whitespace and
+    # its decoder keeps the `</w>` word ends, as the reference's does).
+    if name == "clip-vit-base-patch32":
+        return
     if name != "qwen2.5" or unicodedata.is_normalized("NFC", text):
         assert decoded == text, f"{name}: decode(encode({text!r})) == {decoded!r}"
 

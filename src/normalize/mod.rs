@@ -1,8 +1,8 @@
 //! Normalizers: rewrite the text before it is pre-tokenized.
 //!
-//! Only the Unicode normalization forms and `Sequence` live here so far; each normalizer works on
-//! a whole segment of text and writes the result into a caller's buffer, so the hot path allocates
-//! nothing once the buffer has grown.
+//! The Unicode normalization forms, `Lowercase`, `Replace` and `Sequence` live here so far; each
+//! normalizer works on a whole segment of text and writes the result into a caller's buffer, so
+//! the hot path allocates nothing once the buffer has grown.
 
 use serde_json::Value;
 use unicode_normalization::{
@@ -10,10 +10,11 @@ use unicode_normalization::{
 };
 
 use crate::error::{Error, Result};
-use crate::load::json::type_of;
+use crate::load::json::{field_str, type_of};
+use crate::pretokenize::Regex;
 
 /// A normalizer, as a tokenizer.json names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Normalizer {
     /// Canonical composition.
     Nfc,
@@ -23,8 +24,27 @@ pub enum Normalizer {
     Nfkc,
     /// Compatibility decomposition.
     Nfkd,
+    /// Each character lowercased on its own (HF maps `char::to_lowercase`, so a final sigma
+    /// becomes `σ`, not `ς` as `str::to_lowercase` would give).
+    Lowercase,
+    /// Every match of a pattern replaced by `content`.
+    Replace {
+        /// What to replace.
+        pattern: ReplacePattern,
+        /// What to put in its place.
+        content: String,
+    },
     /// Each normalizer in turn.
     Sequence(Vec<Normalizer>),
+}
+
+/// The pattern of a `Replace` normalizer.
+#[derive(Debug)]
+pub enum ReplacePattern {
+    /// A literal string (non-empty).
+    String(String),
+    /// A regex, run by Oniguruma as in HF.
+    Regex(Regex),
 }
 
 impl Normalizer {
@@ -36,6 +56,8 @@ impl Normalizer {
             "NFD" => Normalizer::Nfd,
             "NFKC" => Normalizer::Nfkc,
             "NFKD" => Normalizer::Nfkd,
+            "Lowercase" => Normalizer::Lowercase,
+            "Replace" => replace_from_json(value, path)?,
             "Sequence" => {
                 let items = value
                     .get("normalizers")
@@ -61,6 +83,8 @@ impl Normalizer {
     }
 
     /// Writes the normalized form of `text` into `out` (cleared first).
+    ///
+    /// Every variant below writes the whole result; none reads `out` first.
     pub fn normalize(&self, text: &str, out: &mut String) {
         out.clear();
         match self {
@@ -85,12 +109,60 @@ impl Normalizer {
             Normalizer::Nfkd if is_nfkd_quick(text.chars()) == IsNormalized::Yes => {
                 out.push_str(text)
             }
+            Normalizer::Lowercase => out.extend(text.chars().flat_map(char::to_lowercase)),
+            Normalizer::Replace { pattern, content } => {
+                let mut last = 0;
+                let mut replace = |start: usize, end: usize| {
+                    out.push_str(&text[last..start]);
+                    out.push_str(content);
+                    last = end;
+                };
+                match pattern {
+                    ReplacePattern::String(literal) => {
+                        for (start, found) in text.match_indices(literal.as_str()) {
+                            replace(start, start + found.len());
+                        }
+                    }
+                    ReplacePattern::Regex(regex) => regex.for_each_match(text, replace),
+                }
+                out.push_str(&text[last..]);
+            }
             Normalizer::Nfc => out.extend(text.nfc()),
             Normalizer::Nfd => out.extend(text.nfd()),
             Normalizer::Nfkc => out.extend(text.nfkc()),
             Normalizer::Nfkd => out.extend(text.nfkd()),
         }
     }
+}
+
+/// Reads a `Replace` normalizer: `{"pattern": {"String": s} | {"Regex": r}, "content": c}`.
+///
+/// HF compiles both forms with Oniguruma (the string escaped); for a non-empty literal, leftmost
+/// non-overlapping matching is the same as plain substring search, which is what runs here.
+fn replace_from_json(value: &Value, path: &str) -> Result<Normalizer> {
+    let content = field_str(value, "content", path)?.to_owned();
+    let Some(Value::Object(pattern)) = value.get("pattern") else {
+        return Err(Error::invalid(format!(
+            "{path}.pattern: missing or not an object"
+        )));
+    };
+    let pattern = match (pattern.get("String"), pattern.get("Regex")) {
+        (Some(Value::String(s)), None) if s.is_empty() => {
+            return Err(Error::unsupported(format!(
+                "{path}.pattern.String: an empty pattern is not supported"
+            )))
+        }
+        (Some(Value::String(s)), None) => ReplacePattern::String(s.clone()),
+        (None, Some(Value::String(r))) => ReplacePattern::Regex(
+            Regex::onig(r).map_err(|e| e.context(format!("{path}.pattern.Regex")))?,
+        ),
+        _ => {
+            return Err(Error::invalid(format!(
+                "{path}.pattern: expected {{\"String\": ...}} or {{\"Regex\": ...}}"
+            )))
+        }
+    };
+    Ok(Normalizer::Replace { pattern, content })
 }
 
 #[cfg(test)]
