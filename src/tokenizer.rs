@@ -304,7 +304,12 @@ impl Tokenizer {
             .iter()
             .filter(keep)
             .filter_map(|&id| self.table.tokens[id as usize].as_deref());
-        Ok(decode::join_with_spaces(tokens))
+        Ok(match &self.decoder {
+            Some(decoder) => decoder
+                .decode(tokens.map(str::to_owned).collect())
+                .into_bytes(),
+            None => decode::join_with_spaces(tokens),
+        })
     }
 
     /// The raw bytes of one token: its decoded form.

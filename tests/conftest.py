@@ -35,14 +35,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 # --- what is tested ----------------------------------------------------------------------------
 
-#: Byte-level BPE tokenizer.json files (tokenizers/<name>/tokenizer.json).
-HF_BYTE_LEVEL = (
+#: The tokenizer.json files (tokenizers/<name>/tokenizer.json) whose whole pipeline ferrotok
+#: implements: byte-level BPE, and SentencePiece-style BPE with byte fallback.
+HF_TOKENIZERS = (
     "gpt2",
     "gpt-4-cl100k",
     "gpt-4o-o200k",
     "llama-3.1",
     "qwen2.5",
     "clip-vit-base-patch32",
+    "mistral-7b-v0.1",
+    "llama-2-7b-reconstructed",
 )
 #: tiktoken encodings; p50k_edit shares p50k_base's ranks and adds FIM special tokens.
 TIKTOKEN_ENCODINGS = ("r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base")

@@ -16,6 +16,8 @@ const HF_TOKENIZERS: &[&str] = &[
     "llama-3.1",
     "qwen2.5",
     "clip-vit-base-patch32",
+    "mistral-7b-v0.1",
+    "llama-2-7b-reconstructed",
 ];
 
 fn data_dir() -> PathBuf {

@@ -29,8 +29,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 #: The tokenizer.json files whose whole pipeline ferrotok implements: the byte-level BPE models.
-#: (mistral, llama-2, albert, bert and t5 need the components of the full-pipeline issue:
-#: Prepend/Precompiled/BertNormalizer normalizers, Metaspace, WordPiece and Unigram.)
+#: (albert, bert and t5 need the components of the full-pipeline issue: Precompiled and
+#: BertNormalizer normalizers, Metaspace, WordPiece and Unigram.)
 HF_PLAIN = (
     "gpt2",
     "gpt-4-cl100k",
@@ -38,6 +38,8 @@ HF_PLAIN = (
     "llama-3.1",
     "qwen2.5",
     "clip-vit-base-patch32",
+    "mistral-7b-v0.1",
+    "llama-2-7b-reconstructed",
 )
 #: Every supported tokenizer.json of the data folder.
 HF_ALL = HF_PLAIN

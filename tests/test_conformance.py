@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import (
     CORPUS_FOLDERS,
-    HF_BYTE_LEVEL,
+    HF_TOKENIZERS,
     TIKTOKEN_ENCODINGS,
     Corpus,
     Sample,
@@ -43,6 +43,7 @@ LLAMA_CPP_TOKENIZER_JSON = {
     "llama-bpe": "llama-3.1",
     "qwen2": "qwen2.5",
     "deepseek-r1-qwen": "qwen2.5",
+    "llama-spm": "llama-2-7b-reconstructed",
 }
 #: The same vectors hold for the tiktoken encodings with the same vocabulary and pattern.
 LLAMA_CPP_TIKTOKEN = {"gpt-2": "r50k_base", "gpt-4o": "o200k_base"}
@@ -113,7 +114,7 @@ def tiktoken_char_offset(reference: Any, expected: list[list[int]], texts: list[
 
 @pytest.mark.parametrize("add_special_tokens", SPECIAL_MODES, ids=SPECIAL_MODE_IDS)
 @pytest.mark.parametrize("folder", CORPUS_FOLDERS)
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_tokenizer_json_ids_on_corpus(
     tokenizers: Tokenizers, corpus: Corpus, name: str, folder: str, add_special_tokens: bool
 ) -> None:
@@ -133,7 +134,7 @@ def test_tokenizer_json_ids_on_corpus(
 
 
 @pytest.mark.parametrize("folder", CORPUS_FOLDERS)
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_tokenizer_json_single_and_numpy_paths(
     tokenizers: Tokenizers, corpus: Corpus, name: str, folder: str
 ) -> None:
@@ -174,7 +175,7 @@ def test_tokenizer_json_single_and_numpy_paths(
 
 
 @pytest.mark.parametrize("folder", CORPUS_FOLDERS)
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_tokenizer_json_decode_on_corpus(
     tokenizers: Tokenizers, corpus: Corpus, name: str, folder: str
 ) -> None:
@@ -403,7 +404,7 @@ def test_llama_cpp_vectors_tiktoken(
     )
 
 
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_edge_cases_tokenizer_json(
     tokenizers: Tokenizers, corpus: Corpus, edge_case_references: dict[str, Any], name: str
 ) -> None:
@@ -480,7 +481,7 @@ def counted_texts(data_dir: Path, corpus_token_counts: dict[str, Any]) -> dict[s
 
 
 @pytest.mark.parametrize("relative", COUNTED_FILES)
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_tokenizer_json_whole_file_counts(
     tokenizers: Tokenizers,
     corpus_token_counts: dict[str, Any],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from conftest import HF_BYTE_LEVEL, TIKTOKEN_ENCODINGS, Tokenizers
+from conftest import HF_TOKENIZERS, TIKTOKEN_ENCODINGS, Tokenizers
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -97,7 +97,7 @@ EXAMPLES = [
 # --- tokenizer.json ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 @given(text=any_text)
 @example(text="")
 @example(text="Hello, world!")
@@ -115,13 +115,14 @@ def test_tokenizer_json_matches_reference(tokenizers: Tokenizers, name: str, tex
     # Round trip: byte-level BPE loses nothing, so decode(encode(x)) gives x back, except where
     # a normalizer changes the text (qwen2.5 applies NFC; clip lowercases, folds whitespace and
     # its decoder keeps the `</w>` word ends, as the reference's does).
-    if name == "clip-vit-base-patch32":
+    # SentencePiece-style decoders strip the space the normalizer put in front.
+    if name in ("clip-vit-base-patch32", "mistral-7b-v0.1", "llama-2-7b-reconstructed"):
         return
     if name != "qwen2.5" or unicodedata.is_normalized("NFC", text):
         assert decoded == text, f"{name}: decode(encode({text!r})) == {decoded!r}"
 
 
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 @given(texts=st.lists(any_text, max_size=8))
 def test_tokenizer_json_batch_matches_reference(
     tokenizers: Tokenizers, name: str, texts: list[str]
@@ -176,7 +177,7 @@ def test_tiktoken_batch_matches_reference(
 
 
 @pytest.mark.parametrize("text", EXAMPLES)
-@pytest.mark.parametrize("name", HF_BYTE_LEVEL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_tokenizer_json_fixed_examples(tokenizers: Tokenizers, name: str, text: str) -> None:
     """The hand-picked examples, as plain tests: they fail with a readable id even without
     hypothesis's shrinking output."""

@@ -78,3 +78,16 @@ pub fn kind(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// An optional non-negative integer field (absent or null gives `None`).
+pub fn opt_usize(value: &Value, name: &str, path: &str) -> Result<Option<usize>> {
+    match value.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+            Error::invalid(format!(
+                "{path}.{name}: expected a count, found {}",
+                kind(v)
+            ))
+        }),
+    }
+}

@@ -1,6 +1,6 @@
 //! Normalizers: rewrite the text before it is pre-tokenized.
 //!
-//! The Unicode normalization forms, `Lowercase`, `Replace` and `Sequence` live here so far; each
+//! The Unicode normalization forms, `Lowercase`, `Replace`, `Prepend` and `Sequence` live here so far; each
 //! normalizer works on a whole segment of text and writes the result into a caller's buffer, so
 //! the hot path allocates nothing once the buffer has grown.
 
@@ -34,6 +34,8 @@ pub enum Normalizer {
         /// What to put in its place.
         content: String,
     },
+    /// A string put before non-empty text (SentencePiece's `▁` for the first word).
+    Prepend(String),
     /// Each normalizer in turn.
     Sequence(Vec<Normalizer>),
 }
@@ -57,7 +59,11 @@ impl Normalizer {
             "NFKC" => Normalizer::Nfkc,
             "NFKD" => Normalizer::Nfkd,
             "Lowercase" => Normalizer::Lowercase,
-            "Replace" => replace_from_json(value, path)?,
+            "Prepend" => Normalizer::Prepend(field_str(value, "prepend", path)?.to_owned()),
+            "Replace" => Normalizer::Replace {
+                pattern: ReplacePattern::from_json(value, path)?,
+                content: field_str(value, "content", path)?.to_owned(),
+            },
             "Sequence" => {
                 let items = value
                     .get("normalizers")
@@ -110,23 +116,13 @@ impl Normalizer {
                 out.push_str(text)
             }
             Normalizer::Lowercase => out.extend(text.chars().flat_map(char::to_lowercase)),
-            Normalizer::Replace { pattern, content } => {
-                let mut last = 0;
-                let mut replace = |start: usize, end: usize| {
-                    out.push_str(&text[last..start]);
-                    out.push_str(content);
-                    last = end;
-                };
-                match pattern {
-                    ReplacePattern::String(literal) => {
-                        for (start, found) in text.match_indices(literal.as_str()) {
-                            replace(start, start + found.len());
-                        }
-                    }
-                    ReplacePattern::Regex(regex) => regex.for_each_match(text, replace),
+            Normalizer::Prepend(prefix) => {
+                if !text.is_empty() {
+                    out.push_str(prefix);
+                    out.push_str(text);
                 }
-                out.push_str(&text[last..]);
             }
+            Normalizer::Replace { pattern, content } => pattern.replace_all(text, content, out),
             Normalizer::Nfc => out.extend(text.nfc()),
             Normalizer::Nfd => out.extend(text.nfd()),
             Normalizer::Nfkc => out.extend(text.nfkc()),
@@ -135,34 +131,50 @@ impl Normalizer {
     }
 }
 
-/// Reads a `Replace` normalizer: `{"pattern": {"String": s} | {"Regex": r}, "content": c}`.
-///
-/// HF compiles both forms with Oniguruma (the string escaped); for a non-empty literal, leftmost
-/// non-overlapping matching is the same as plain substring search, which is what runs here.
-fn replace_from_json(value: &Value, path: &str) -> Result<Normalizer> {
-    let content = field_str(value, "content", path)?.to_owned();
-    let Some(Value::Object(pattern)) = value.get("pattern") else {
-        return Err(Error::invalid(format!(
-            "{path}.pattern: missing or not an object"
-        )));
-    };
-    let pattern = match (pattern.get("String"), pattern.get("Regex")) {
-        (Some(Value::String(s)), None) if s.is_empty() => {
-            return Err(Error::unsupported(format!(
-                "{path}.pattern.String: an empty pattern is not supported"
-            )))
-        }
-        (Some(Value::String(s)), None) => ReplacePattern::String(s.clone()),
-        (None, Some(Value::String(r))) => ReplacePattern::Regex(
-            Regex::onig(r).map_err(|e| e.context(format!("{path}.pattern.Regex")))?,
-        ),
-        _ => {
+impl ReplacePattern {
+    /// Reads `{"String": s}` or `{"Regex": r}` (the `pattern` of `Replace` normalizers and
+    /// decoders).
+    ///
+    /// HF compiles both forms with Oniguruma (the string escaped); for a non-empty literal,
+    /// leftmost non-overlapping matching is the same as plain substring search, which runs here.
+    pub fn from_json(value: &Value, path: &str) -> Result<Self> {
+        let Some(Value::Object(pattern)) = value.get("pattern") else {
             return Err(Error::invalid(format!(
+                "{path}.pattern: missing or not an object"
+            )));
+        };
+        match (pattern.get("String"), pattern.get("Regex")) {
+            (Some(Value::String(s)), None) if s.is_empty() => Err(Error::unsupported(format!(
+                "{path}.pattern.String: an empty pattern is not supported"
+            ))),
+            (Some(Value::String(s)), None) => Ok(ReplacePattern::String(s.clone())),
+            (None, Some(Value::String(r))) => Ok(ReplacePattern::Regex(
+                Regex::onig(r).map_err(|e| e.context(format!("{path}.pattern.Regex")))?,
+            )),
+            _ => Err(Error::invalid(format!(
                 "{path}.pattern: expected {{\"String\": ...}} or {{\"Regex\": ...}}"
-            )))
+            ))),
         }
-    };
-    Ok(Normalizer::Replace { pattern, content })
+    }
+
+    /// Appends `text` to `out` with every match replaced by `content`.
+    pub fn replace_all(&self, text: &str, content: &str, out: &mut String) {
+        let mut last = 0;
+        let mut replace = |start: usize, end: usize| {
+            out.push_str(&text[last..start]);
+            out.push_str(content);
+            last = end;
+        };
+        match self {
+            ReplacePattern::String(literal) => {
+                for (start, found) in text.match_indices(literal.as_str()) {
+                    replace(start, start + found.len());
+                }
+            }
+            ReplacePattern::Regex(regex) => regex.for_each_match(text, replace),
+        }
+        out.push_str(&text[last..]);
+    }
 }
 
 #[cfg(test)]
