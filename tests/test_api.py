@@ -25,24 +25,10 @@ from typing import Any
 import ferrotok
 import numpy as np
 import pytest
+from conftest import HF_TOKENIZERS
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: The tokenizer.json files whose whole pipeline ferrotok implements: the byte-level BPE models.
-#: (albert, bert and t5 need the components of the full-pipeline issue: Precompiled and
-#: BertNormalizer normalizers, Metaspace, WordPiece and Unigram.)
-HF_PLAIN = (
-    "gpt2",
-    "gpt-4-cl100k",
-    "gpt-4o-o200k",
-    "llama-3.1",
-    "qwen2.5",
-    "clip-vit-base-patch32",
-    "mistral-7b-v0.1",
-    "llama-2-7b-reconstructed",
-)
-#: Every supported tokenizer.json of the data folder.
-HF_ALL = HF_PLAIN
 #: Byte-level tokenizers without a normalizer: decode(encode(text)) gives the text back.
 HF_ROUND_TRIP = ("gpt2", "gpt-4-cl100k", "gpt-4o-o200k", "llama-3.1")
 
@@ -190,7 +176,7 @@ def test_public_names() -> None:
 # --- Tokenizer against tokenizers ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", HF_PLAIN)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_encode_matches_tokenizers(shared_data: Path, texts: list[str], name: str) -> None:
     path = tokenizer_path(shared_data, name)
     reference, tok = hf_tokenizer(path), ferro_tokenizer(path)
@@ -205,7 +191,7 @@ def test_encode_matches_tokenizers(shared_data: Path, texts: list[str], name: st
         )
 
 
-@pytest.mark.parametrize("name", HF_ALL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_encode_batch_equals_encode(shared_data: Path, texts: list[str], name: str) -> None:
     tok = ferro_tokenizer(tokenizer_path(shared_data, name))
     for add_special_tokens in (False, True):
@@ -216,7 +202,7 @@ def test_encode_batch_equals_encode(shared_data: Path, texts: list[str], name: s
         assert [tok.count(t, add_special_tokens) for t in texts] == [len(s) for s in singles]
 
 
-@pytest.mark.parametrize("name", HF_ALL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_encode_batch_numpy_equals_encode_batch(
     shared_data: Path, texts: list[str], name: str
 ) -> None:
@@ -235,7 +221,7 @@ def test_encode_batch_numpy_equals_encode_batch(
         assert batch.lengths.tolist() == [len(ids) for ids in lists]
 
 
-@pytest.mark.parametrize("name", HF_PLAIN)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_decode_matches_tokenizers(shared_data: Path, texts: list[str], name: str) -> None:
     path = tokenizer_path(shared_data, name)
     reference, tok = hf_tokenizer(path), ferro_tokenizer(path)
@@ -258,7 +244,7 @@ def test_decode_round_trip(shared_data: Path, texts: list[str], name: str) -> No
     assert tok.decode_batch(batch) == texts
 
 
-@pytest.mark.parametrize("name", HF_ALL)
+@pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_vocabulary_matches_tokenizers(shared_data: Path, name: str) -> None:
     path = tokenizer_path(shared_data, name)
     reference, tok = hf_tokenizer(path), ferro_tokenizer(path)
