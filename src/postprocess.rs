@@ -116,9 +116,4 @@ impl PostProcessor {
         }
         ids.extend_from_slice(&self.suffix);
     }
-
-    /// How many ids `apply` adds.
-    pub fn added_count(&self) -> usize {
-        self.prefix.len() + self.suffix.len()
-    }
 }

@@ -251,11 +251,6 @@ impl Bpe {
         table
     }
 
-    /// The id of a token given as its (raw) bytes.
-    pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
-        self.vocab.get(bytes).copied()
-    }
-
     /// The vocabulary: token bytes and ids.
     pub fn vocab(&self) -> &FxHashMap<Vec<u8>, u32> {
         &self.vocab
