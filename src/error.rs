@@ -22,6 +22,8 @@ pub enum ErrorKind {
     UnknownId,
     /// Bytes that are not valid UTF-8 under the `strict` policy.
     InvalidUtf8,
+    /// A corpus input is malformed: a bad JSON line, a missing field or column (`prepare`).
+    InvalidInput,
     /// A caller passed an argument the operation cannot use (unknown encoding name, bad option).
     InvalidArgument,
     /// A bug: a panic in the core caught at the boundary.

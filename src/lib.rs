@@ -22,6 +22,7 @@ pub mod models;
 pub mod normalize;
 pub mod parallel;
 pub mod postprocess;
+pub mod prepare;
 pub mod pretokenize;
 pub mod tokenizer;
 

@@ -48,6 +48,13 @@ pyo3::create_exception!(
     "Bytes are not valid UTF-8 under the strict policy."
 );
 
+pyo3::create_exception!(
+    ferrotok,
+    InvalidInputError,
+    TokenizerError,
+    "A corpus input is malformed: a bad JSON line, a missing field or column (the message says where)."
+);
+
 /// Adds the exception classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -63,6 +70,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("UnknownTokenIdError", py.get_type::<UnknownTokenIdError>())?;
     m.add("InvalidUtf8Error", py.get_type::<InvalidUtf8Error>())?;
+    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
     Ok(())
 }
 
@@ -75,6 +83,7 @@ impl From<Error> for PyErr {
             ErrorKind::DisallowedSpecial => DisallowedSpecialTokenError::new_err(message),
             ErrorKind::UnknownId => UnknownTokenIdError::new_err(message),
             ErrorKind::InvalidUtf8 => InvalidUtf8Error::new_err(message),
+            ErrorKind::InvalidInput => InvalidInputError::new_err(message),
             _ => TokenizerError::new_err(message),
         }
     }

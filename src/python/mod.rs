@@ -5,6 +5,7 @@
 //! No Python object enters the core or a rayon thread.
 
 mod errors;
+mod prepare;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<tokenizer::PyTokenizer>()?;
+    m.add_class::<prepare::PyPreparer>()?;
     m.add(
         "BUILTIN_ENCODINGS",
         crate::load::builtin::BUILTIN_ENCODINGS.to_vec(),

@@ -23,7 +23,7 @@ type NumpyBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 /// A loaded tokenizer.
 #[pyclass(name = "Tokenizer", module = "ferrotok._native", frozen)]
 pub struct PyTokenizer {
-    inner: Arc<Tokenizer>,
+    pub(super) inner: Arc<Tokenizer>,
 }
 
 fn wrap(tokenizer: Tokenizer) -> PyTokenizer {
