@@ -20,6 +20,7 @@ from typing import Any
 
 from ferrotok._native import (
     DisallowedSpecialTokenError,
+    InvalidInputError,
     InvalidUtf8Error,
     TokenizerError,
     TokenizerFileError,
@@ -27,6 +28,7 @@ from ferrotok._native import (
     UnsupportedComponentError,
 )
 from ferrotok.batch import EncodedBatch
+from ferrotok.dataset import TokenDataset, TokenWindows
 from ferrotok.encoding import (
     Encoding,
     encoding_for_model,
@@ -34,6 +36,7 @@ from ferrotok.encoding import (
     get_encoding,
     list_encoding_names,
 )
+from ferrotok.prepare import PrepareSummary, batched_tokenize, prepare
 from ferrotok.tokenizer import Tokenizer
 
 
@@ -56,15 +59,21 @@ __all__ = [
     "DisallowedSpecialTokenError",
     "EncodedBatch",
     "Encoding",
+    "InvalidInputError",
     "InvalidUtf8Error",
+    "PrepareSummary",
+    "TokenDataset",
+    "TokenWindows",
     "Tokenizer",
     "TokenizerError",
     "TokenizerFileError",
     "UnknownTokenIdError",
     "UnsupportedComponentError",
     "__version__",
+    "batched_tokenize",
     "encoding_for_model",
     "encoding_name_for_model",
     "get_encoding",
     "list_encoding_names",
+    "prepare",
 ]

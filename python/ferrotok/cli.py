@@ -6,6 +6,7 @@
     ferrotok encode --tokenizer tokenizer.json "Hello"
     ferrotok decode 13225 11 2375 0              # back to text
     ferrotok encodings                           # the built-in encoding names
+    ferrotok prepare data/*.jsonl.gz -t o200k_base -o out/train   # corpus -> Megatron shards
 
 With no TEXT, `encode` reads standard input; when there is none (a terminal, or nothing piped)
 it encodes a built-in sample sentence, so that `ferrotok encode` alone shows what it does.
@@ -125,7 +126,87 @@ def _build_parser() -> argparse.ArgumentParser:
     decode.add_argument("ids", nargs="*", metavar="ID", help="token ids")
 
     commands.add_parser("encodings", help="list the built-in encodings")
+    _add_prepare_parser(commands)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text.replace("_", ""))
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _add_prepare_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    prepare = commands.add_parser(
+        "prepare",
+        help="tokenize a corpus into training shards (Megatron, nanoGPT .bin, .npy)",
+        description="Tokenize text, JSON Lines or Parquet files (also .gz / .zst; files, "
+        "directories, globs) into token shards, on all cores, with bounded memory. Each "
+        "document ends with the tokenizer's end-of-text token; special-token text inside "
+        "documents is encoded as text. Files appear under their names only when complete.",
+    )
+    prepare.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories, globs")
+    prepare.add_argument(
+        "--tokenizer",
+        "-t",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="a built-in encoding (e.g. o200k_base), a tokenizer.json or .tiktoken file",
+    )
+    prepare.add_argument("--output", "-o", required=True, metavar="PREFIX", help="output prefix")
+    prepare.add_argument(
+        "--format", choices=["megatron", "bin", "npy"], default="megatron", help="(megatron)"
+    )
+    prepare.add_argument(
+        "--field", default="text", help="JSON Lines key (dotted for nested) or Parquet column"
+    )
+    prepare.add_argument(
+        "--separator",
+        metavar="TEXT",
+        help="plain text: the string between documents (escapes like \\n\\n are read); "
+        "default: one document per file",
+    )
+    prepare.add_argument(
+        "--input-format", choices=["auto", "text", "jsonl", "parquet"], default="auto"
+    )
+    prepare.add_argument(
+        "--no-append-eos", dest="append_eos", action="store_false", help="no end-of-text token"
+    )
+    prepare.add_argument("--eos", metavar="TOKEN", help="the end-of-text token to append")
+    prepare.add_argument(
+        "--bos",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="TOKEN",
+        help="start each document with the tokenizer's BOS token (or with TOKEN)",
+    )
+    prepare.add_argument(
+        "--dtype", choices=["uint16", "uint32"], help="token type (default: smallest that fits)"
+    )
+    prepare.add_argument(
+        "--shard-tokens",
+        type=_positive,
+        metavar="N",
+        help="start a new shard after N tokens (PREFIX-00000, PREFIX-00001, ...)",
+    )
+    prepare.add_argument(
+        "--errors",
+        choices=["strict", "replace"],
+        default="strict",
+        help="invalid UTF-8: fail naming the byte offset, or substitute U+FFFD (strict)",
+    )
+    prepare.add_argument(
+        "--skip-bad-lines",
+        action="store_true",
+        help="skip and count malformed JSON lines instead of failing",
+    )
+    prepare.add_argument("--threads", type=_positive, metavar="N", help="encoding threads")
+    prepare.add_argument(
+        "--resume", action="store_true", help="continue after the last complete shard"
+    )
+    prepare.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
 
 
 def _load(arguments: argparse.Namespace) -> _Loaded:
@@ -261,6 +342,36 @@ def _decode_command(arguments: argparse.Namespace) -> None:
     sys.stdout.buffer.flush()
 
 
+def _prepare_command(arguments: argparse.Namespace) -> None:
+    from ferrotok.prepare import prepare
+
+    separator = arguments.separator
+    if separator is not None:
+        # A shell cannot easily pass a newline: read backslash escapes (\n, \t, \u2028).
+        separator = separator.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    summary = prepare(
+        arguments.inputs,
+        tokenizer=arguments.tokenizer,
+        output=arguments.output,
+        format=arguments.format,
+        field=arguments.field,
+        separator=separator,
+        input_format=arguments.input_format,
+        append_eos=arguments.append_eos,
+        eos=arguments.eos,
+        bos=arguments.bos,
+        dtype=arguments.dtype,
+        shard_tokens=arguments.shard_tokens,
+        errors=arguments.errors,
+        skip_bad_lines=arguments.skip_bad_lines,
+        num_threads=arguments.threads,
+        resume=arguments.resume,
+        progress=not arguments.quiet,
+    )
+    if not arguments.quiet:
+        print(summary, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line with `argv` (default: `sys.argv[1:]`); returns the exit status."""
     parser = _build_parser()
@@ -270,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _encode_command(arguments)
         elif arguments.command == "decode":
             _decode_command(arguments)
+        elif arguments.command == "prepare":
+            _prepare_command(arguments)
         elif arguments.command == "encodings":
             _write("".join(f"{name}\n" for name in _native.BUILTIN_ENCODINGS))
         else:

@@ -68,6 +68,24 @@ enum WriterMessage {
     Finish(Position),
 }
 
+/// Encodes training documents into one flat buffer plus boundaries, on up to `threads` threads:
+/// each document is `bos`, its text's tokens, `eos`. Special-token strings inside documents are
+/// text (tiktoken's `encode_ordinary`: a corpus that quotes `<|endoftext|>` must not end a
+/// document there), and the post-processor does not run: the document tokens are added here.
+pub fn encode_documents<T: AsRef<str> + Sync>(
+    tokenizer: &Tokenizer,
+    documents: &[T],
+    extra: DocumentTokens,
+    threads: Option<usize>,
+) -> (Vec<u32>, Vec<i64>) {
+    let text_bytes: usize = documents.iter().map(|d| d.as_ref().len()).sum();
+    parallel::encode_flat(documents, text_bytes, threads, |text, out| {
+        out.extend(extra.bos);
+        tokenizer.encode_with(text.as_ref(), SpecialTokens::Ignored, out);
+        out.extend(extra.eos);
+    })
+}
+
 /// A preparation run in progress. Dropping it without [`Preparer::finish`] abandons the run: the
 /// shard being written is removed, complete shards stay for a resume.
 pub struct Preparer {
@@ -222,16 +240,7 @@ impl Preparer {
         end: Position,
     ) -> Result<()> {
         let text_bytes: usize = documents.iter().map(|d| d.len()).sum();
-        let tokenizer = &self.tokenizer;
-        let extra = self.extra;
-        // Special-token strings inside documents are text (tiktoken's `encode_ordinary`); the
-        // document's own BOS / EOS are added here, not by the post-processor.
-        let (ids, offsets) =
-            parallel::encode_flat(documents, text_bytes, self.threads, |text, out| {
-                out.extend(extra.bos);
-                tokenizer.encode_with(text, SpecialTokens::Ignored, out);
-                out.extend(extra.eos);
-            });
+        let (ids, offsets) = encode_documents(&self.tokenizer, documents, self.extra, self.threads);
         self.progress.text_bytes += text_bytes as u64;
         self.progress.documents += documents.len() as u64;
         self.progress.tokens += ids.len() as u64;

@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use super::errors::guard;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
+use crate::prepare::{encode_documents, DocumentTokens};
 use crate::tokenizer::{SpecialTokens, Tokenizer};
 
 /// Batches are encoded in slices of about this much text, with a check for Ctrl-C between them,
@@ -195,6 +196,26 @@ impl PyTokenizer {
                 tok.encode_into(t, add_special_tokens, out)
             });
             Ok(vec![flat])
+        })?;
+        let (ids, offsets) = py.detach(|| concat_flat(parts));
+        Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    /// Training documents as `ferrotok.prepare` writes them: `bos`, the text with special-token
+    /// strings as text, `eos`; flat ids and document offsets.
+    #[pyo3(signature = (texts, bos=None, eos=None, num_threads=None))]
+    fn encode_documents_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        num_threads: Option<usize>,
+    ) -> PyResult<NumpyBatch<'py>> {
+        let tok = &*self.inner;
+        let extra = DocumentTokens { bos, eos };
+        let parts = in_slices(py, &texts, |slice| {
+            Ok(vec![encode_documents(tok, slice, extra, num_threads)])
         })?;
         let (ids, offsets) = py.detach(|| concat_flat(parts));
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
