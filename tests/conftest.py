@@ -33,6 +33,10 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Tests never reach a hub: `datasets` and `huggingface_hub` stay offline whatever they try.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
 # --- what is tested ----------------------------------------------------------------------------
 
 #: The tokenizer.json files (tokenizers/<name>/tokenizer.json) whose whole pipeline ferrotok

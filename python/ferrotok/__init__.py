@@ -36,7 +36,7 @@ from ferrotok.encoding import (
     get_encoding,
     list_encoding_names,
 )
-from ferrotok.prepare import PrepareSummary, batched_tokenize, prepare
+from ferrotok.preparation import PrepareSummary, batched_tokenize, prepare
 from ferrotok.tokenizer import Tokenizer
 
 

@@ -343,7 +343,7 @@ def _decode_command(arguments: argparse.Namespace) -> None:
 
 
 def _prepare_command(arguments: argparse.Namespace) -> None:
-    from ferrotok.prepare import prepare
+    from ferrotok.preparation import prepare
 
     separator = arguments.separator
     if separator is not None:

@@ -18,7 +18,6 @@ into a clean stop (the shard being written is removed; complete shards stay for 
 from __future__ import annotations
 
 import glob
-import itertools
 import json
 import os
 import sys
@@ -265,8 +264,10 @@ def _sources(
         return sources, described
     if isinstance(inputs, (list, tuple)) and not inputs:
         raise _native.InvalidInputError("no inputs were given")
-    description = f"python:{type(inputs).__module__}.{type(inputs).__qualname__}"
-    return [_Documents(inputs, description)], [description]
+    # Documents from Python cannot be identified; a resumed run trusts the caller to give the
+    # same ones again (the manifest only records that they came from Python).
+    description = f"documents from a {type(inputs).__name__}"
+    return [_Documents(inputs, description)], ["python"]
 
 
 def _arrow_texts(array: Any) -> list[str]:
@@ -312,16 +313,18 @@ def _document_batches(source: Any, field: str, description: str) -> Iterator[lis
             f"cannot read documents from {type(source).__name__}: give paths, an Arrow array or "
             "table, a datasets Dataset or column, or an iterable of strings"
         )
-    iterator = iter(source)
-    while True:
-        batch = list(itertools.islice(iterator, 4096))
-        if not batch:
-            return
-        for text in batch:
-            if not isinstance(text, str):
-                raise _native.InvalidInputError(
-                    f"documents must be strings, got {type(text).__name__}"
-                )
+    # Batches of about BATCH_BYTES: documents can be large, and memory must stay bounded.
+    batch: list[str] = []
+    size = 0
+    for text in source:
+        if not isinstance(text, str):
+            raise _native.InvalidInputError(f"documents must be strings, got {type(text).__name__}")
+        batch.append(text)
+        size += len(text)
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
         yield batch
 
 
