@@ -626,3 +626,33 @@ def test_reads_megatron_files_without_a_manifest(tmp_path: Path, documents: list
     expected = read_back(tmp_path / "m")
     os.remove(tmp_path / "m.json")
     assert read_back(tmp_path / "m.idx") == expected
+
+
+def test_progress_in_a_notebook(
+    tmp_path: Path, documents: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a Jupyter kernel the progress line is one display that is updated in place."""
+    import types
+
+    shown: list[tuple[str, str]] = []
+
+    class Handle:
+        def update(self, data: dict[str, str], raw: bool) -> None:
+            shown.append(("update", data["text/plain"]))
+
+    def display(data: dict[str, str], raw: bool, display_id: bool) -> Handle:
+        assert raw and display_id
+        shown.append(("display", data["text/plain"]))
+        return Handle()
+
+    kernel = types.SimpleNamespace(kernel=object())
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: kernel  # type: ignore[attr-defined]
+    ipython_display = types.ModuleType("IPython.display")
+    ipython_display.display = display  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", ipython_display)
+    inputs, options = make_input("jsonl", tmp_path, documents)
+    prepare(inputs, tmp_path / "n", progress=True, **options)
+    assert shown[0][0] == "display" and all(kind == "update" for kind, _ in shown[1:])
+    assert "100.0% of" in shown[-1][1] and "docs" in shown[-1][1]
