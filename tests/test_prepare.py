@@ -142,6 +142,11 @@ def make_input(kind: str, directory: Path, texts: list[str]) -> tuple[Any, dict[
 
         dataset = datasets.Dataset.from_dict({"body": texts, "n": list(range(len(texts)))})
         return dataset, {"field": "body"}
+    if kind == "datasets-iterable":
+        import datasets
+
+        dataset = datasets.Dataset.from_dict({"text": texts}).to_iterable_dataset(num_shards=2)
+        return dataset, {}
     if kind == "datasets-column":
         import datasets
 
@@ -163,6 +168,7 @@ INPUT_KINDS = [
     "arrow-table",
     "arrow-chunked",
     "datasets",
+    "datasets-iterable",
     "datasets-column",
     "generator",
 ]

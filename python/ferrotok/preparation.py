@@ -305,8 +305,8 @@ def _document_batches(source: Any, field: str, description: str) -> Iterator[lis
             for table in source.with_format("arrow").iter(batch_size=4096):
                 yield _arrow_texts(table.column(field))
         else:  # an IterableDataset: batches of Python values
-            for batch in source.iter(batch_size=4096):
-                yield ["" if text is None else text for text in batch[field]]
+            for rows in source.iter(batch_size=4096):
+                yield ["" if text is None else text for text in rows[field]]
         return
     if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
         raise _native.InvalidInputError(
@@ -330,7 +330,7 @@ def _document_batches(source: Any, field: str, description: str) -> Iterator[lis
 
 def _parquet_batches(path: str, field: str) -> Iterator[list[str]]:
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - depends on the environment
         raise _native.InvalidInputError(
             f"{path}: reading Parquet needs pyarrow (pip install pyarrow)"

@@ -139,7 +139,7 @@ impl PyPreparer {
 
     /// Starts reading files: `(path, kind, argument)` with kind "text" (argument: a separator, or
     /// None for one document per file) or "jsonl" (argument: the dotted field).
-    #[pyo3(signature = (files, errors="strict", skip_bad_lines=false, batch_bytes=8 * 1024 * 1024))]
+    #[pyo3(signature = (files, errors="strict", skip_bad_lines=false, batch_bytes=8388608))]
     fn read_files(
         &self,
         py: Python<'_>,
