@@ -177,7 +177,18 @@ impl AddedVocabulary {
     /// Matches the tokens with normalized == false in raw `text` (before normalization).
     /// Appends the segments to `out` (which is not cleared); an empty `text` appends nothing.
     pub fn split_raw(&self, text: &str, out: &mut Vec<Segment>) {
-        self.split(text, self.raw.as_ref(), out);
+        self.split(text, self.raw.as_ref(), self.encode_special_tokens, out);
+    }
+
+    /// [`AddedVocabulary::split_raw`] as if `encode_special_tokens` were set: special tokens
+    /// are left in the text; the others are matched.
+    pub fn split_raw_except_special(&self, text: &str, out: &mut Vec<Segment>) {
+        self.split(text, self.raw.as_ref(), true, out);
+    }
+
+    /// [`AddedVocabulary::split_normalized`] as if `encode_special_tokens` were set.
+    pub fn split_normalized_except_special(&self, text: &str, out: &mut Vec<Segment>) {
+        self.split(text, self.normalized.as_ref(), true, out);
     }
 
     /// Matches the tokens with normalized == true in already-normalized `text`: one text segment
@@ -185,11 +196,22 @@ impl AddedVocabulary {
     /// split on its own, and `single_word`/`lstrip`/`rstrip` look only inside it). Appends the
     /// segments to `out` (which is not cleared); an empty `text` appends nothing.
     pub fn split_normalized(&self, text: &str, out: &mut Vec<Segment>) {
-        self.split(text, self.normalized.as_ref(), out);
+        self.split(
+            text,
+            self.normalized.as_ref(),
+            self.encode_special_tokens,
+            out,
+        );
     }
 
     /// `AddedVocabulary::find_matches` of `tokenizers`, then its drop of empty pieces.
-    fn split(&self, text: &str, matcher: Option<&Matcher>, out: &mut Vec<Segment>) {
+    fn split(
+        &self,
+        text: &str,
+        matcher: Option<&Matcher>,
+        skip_special: bool,
+        out: &mut Vec<Segment>,
+    ) {
         if text.is_empty() {
             return;
         }
@@ -200,7 +222,7 @@ impl AddedVocabulary {
         let mut start_offset = 0;
         for found in matcher.automaton.find_iter(text) {
             let token = &self.tokens[matcher.token_of_pattern[found.pattern().as_usize()]];
-            if self.encode_special_tokens && token.special {
+            if skip_special && token.special {
                 continue;
             }
             let (mut start, mut stop) = (found.start(), found.end());

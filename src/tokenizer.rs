@@ -43,6 +43,10 @@ pub enum SpecialTokens<'a> {
     Added,
     /// tiktoken's `encode_ordinary`: none; the text is all text.
     Ignored,
+    /// Hugging Face with `encode_special_tokens`: added tokens that are not special are matched;
+    /// the text of special tokens is text. (The same as `Ignored` when every added token is
+    /// special, as in the OpenAI encodings.)
+    NonSpecial,
     /// tiktoken's `encode(allowed_special=...)`: only these strings (leftmost-longest).
     Only(&'a AhoCorasick),
 }
@@ -198,11 +202,14 @@ impl Tokenizer {
                 SpecialTokens::Added if !self.added.is_empty() => {
                     self.added.split_raw(text, segments)
                 }
+                SpecialTokens::NonSpecial if !self.added.is_empty() => {
+                    self.added.split_raw_except_special(text, segments)
+                }
                 SpecialTokens::Only(matcher) => split_on(matcher, text, &self.table, segments),
                 _ => segments.push(Segment::Text(0..text.len())),
             }
-            let match_normalized =
-                self.has_normalized_added && matches!(specials, SpecialTokens::Added);
+            let match_normalized = self.has_normalized_added
+                && matches!(specials, SpecialTokens::Added | SpecialTokens::NonSpecial);
             for segment in segments.iter() {
                 match segment {
                     Segment::Token { id, .. } => out.push(*id),
@@ -217,7 +224,12 @@ impl Tokenizer {
                         };
                         if match_normalized {
                             normalized_segments.clear();
-                            self.added.split_normalized(text, normalized_segments);
+                            if matches!(specials, SpecialTokens::NonSpecial) {
+                                self.added
+                                    .split_normalized_except_special(text, normalized_segments);
+                            } else {
+                                self.added.split_normalized(text, normalized_segments);
+                            }
                             for inner in normalized_segments.iter() {
                                 match inner {
                                     Segment::Token { id, .. } => out.push(*id),

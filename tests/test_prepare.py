@@ -262,25 +262,41 @@ def test_megatron_index_field_by_field(
             assert data[start : start + length].tolist() == ids
 
 
-def test_tokenizer_json_with_bos_and_its_own_eos(
-    tmp_path: Path, documents: list[str], tokenizers: Tokenizers
+@pytest.mark.parametrize(
+    ("name", "bos", "eos"),
+    [("llama-3.1", "<|begin_of_text|>", "<|end_of_text|>"), ("qwen2.5", None, "<|endoftext|>")],
+)
+def test_tokenizer_json_specials_as_text(
+    name: str,
+    bos: str | None,
+    eos: str,
+    tmp_path: Path,
+    documents: list[str],
+    tokenizers: Tokenizers,
 ) -> None:
-    """A tokenizer.json: special-token text is text (tokenizers' `encode_special_tokens`), no
-    post-processor, and BOS/EOS found among the special tokens (Llama 3's)."""
-    path = tokenizers.tokenizer_json("llama-3.1")
-    reference = tokenizers.hf("llama-3.1")
-    assert all(t.special for t in reference.get_added_tokens_decoder().values())
-    bos, eos = reference.token_to_id("<|begin_of_text|>"), reference.token_to_id("<|end_of_text|>")
+    """A tokenizer.json: special-token text is text, as tokenizers' `encode_special_tokens` has
+    it (Qwen 2.5's non-special added tokens, like <|fim_prefix|>, are still matched), no
+    post-processor, and BOS/EOS found among the special tokens."""
+    reference = tokenizers.hf(name)
+    texts = [*documents, "<tool_call>{}</tool_call> <|fim_prefix|>x<|endoftext|><|im_end|>"]
+    prefix = [reference.token_to_id(bos)] if bos else []
     reference.encode_special_tokens = True
     try:
         expected = [
-            [bos, *reference.encode(t, add_special_tokens=False).ids, eos] for t in documents if t
+            [
+                *prefix,
+                *reference.encode(t, add_special_tokens=False).ids,
+                reference.token_to_id(eos),
+            ]
+            for t in texts
+            if t
         ]
     finally:
         reference.encode_special_tokens = False
-    inputs, options = make_input("text-separated", tmp_path, documents)
-    prepare(inputs, tmp_path / "llama", tokenizer=str(path), bos=True, format="npy", **options)
-    assert read_back(tmp_path / "llama") == expected
+    inputs, options = make_input("text-separated", tmp_path, texts)
+    path = str(tokenizers.tokenizer_json(name))
+    prepare(inputs, tmp_path / "out", tokenizer=path, bos=bos is not None, format="npy", **options)
+    assert read_back(tmp_path / "out") == expected
 
 
 def test_eos_choices(tmp_path: Path, tokenizers: Tokenizers) -> None:

@@ -70,8 +70,10 @@ enum WriterMessage {
 
 /// Encodes training documents into one flat buffer plus boundaries, on up to `threads` threads:
 /// each document is `bos`, its text's tokens, `eos`. Special-token strings inside documents are
-/// text (tiktoken's `encode_ordinary`: a corpus that quotes `<|endoftext|>` must not end a
-/// document there), and the post-processor does not run: the document tokens are added here.
+/// text (a corpus that quotes `<|endoftext|>` must not end a document there): tiktoken's
+/// `encode_ordinary`, or `tokenizers` with `encode_special_tokens` (which still matches added
+/// tokens that are not special). The post-processor does not run: the document tokens are added
+/// here.
 pub fn encode_documents<T: AsRef<str> + Sync>(
     tokenizer: &Tokenizer,
     documents: &[T],
@@ -81,7 +83,7 @@ pub fn encode_documents<T: AsRef<str> + Sync>(
     let text_bytes: usize = documents.iter().map(|d| d.as_ref().len()).sum();
     parallel::encode_flat(documents, text_bytes, threads, |text, out| {
         out.extend(extra.bos);
-        tokenizer.encode_with(text.as_ref(), SpecialTokens::Ignored, out);
+        tokenizer.encode_with(text.as_ref(), SpecialTokens::NonSpecial, out);
         out.extend(extra.eos);
     })
 }
