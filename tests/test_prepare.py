@@ -341,6 +341,13 @@ def test_sharding_and_windows(tmp_path: Path, documents: list[str], tokenizers: 
     with pytest.raises(IndexError):
         dataset[len(expected)]
 
+    # A fresh run (no resume) over the same prefix removes a killed run's partial files.
+    stale = tmp_path / "sharded-00042.bin.partial"
+    stale.write_bytes(b"left by a killed run")
+    prepare(inputs, tmp_path / "sharded", shard_tokens=5000, format="bin", **options)
+    assert not stale.exists()
+    assert [d.tolist() for d in ferrotok.TokenDataset(tmp_path / "sharded")] == expected
+
     windows = dataset.windows(1000, stride=700)
     assert len(windows) == (len(flat) - 1000) // 700 + 1
     for j in (0, 1, len(windows) // 2, len(windows) - 1):

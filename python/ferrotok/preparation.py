@@ -557,8 +557,11 @@ def prepare(
             resumed = list(manifest["shards"]) if shard_tokens else []
 
     if not resumed:
-        # A fresh run: the old manifest must not describe the shards this run replaces.
+        # A fresh run: the old manifest must not describe the shards this run replaces, and the
+        # partial files of a killed run go (a resumed run replaces its own).
         _manifest_path(output).unlink(missing_ok=True)
+        for stale in glob.glob(glob.escape(output) + "*.partial"):
+            os.remove(stale)
     run = _native.Preparer(
         native,
         output,
