@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -93,13 +93,60 @@ pub struct Bpe {
     /// The `<0xXX>` token ids, when byte fallback is on.
     byte_fallback_ids: Option<[Option<u32>; 256]>,
     /// For each id: whether merging its own bytes gives back exactly that id, so that a
-    /// whole-piece lookup hit is the merge result.
-    whole_piece: Vec<bool>,
+    /// whole-piece lookup hit is the merge result. Answered on first use (see
+    /// [`WholePieceFlags`]).
+    whole_piece: WholePieceFlags,
     units: Units,
     unk_id: Option<u32>,
     fuse_unk: bool,
     prefix: Option<Vec<u8>>,
     suffix: Option<Vec<u8>>,
+}
+
+/// Per id: may a whole-piece lookup hit stand for the merge result? `tokenizers` without
+/// `ignore_merges` always merges, and merging a token's own bytes does not always give that token
+/// back, so each token needs checking once. Checking all of them at load time cost 10% of loading
+/// a 200k-token tokenizer.json; instead each answer is computed the first time a piece equal to
+/// the token is encoded (that merge is done anyway) and kept. Relaxed atomics are enough: the
+/// answer is a pure function of the model, so racing threads store the same value.
+#[derive(Debug)]
+struct WholePieceFlags(Box<[AtomicU8]>);
+
+const FLAG_UNKNOWN: u8 = 0;
+const FLAG_WHOLE: u8 = 1;
+const FLAG_MERGE: u8 = 2;
+
+impl WholePieceFlags {
+    fn new(len: usize, initial: u8) -> Self {
+        WholePieceFlags((0..len).map(|_| AtomicU8::new(initial)).collect())
+    }
+
+    #[inline]
+    fn get(&self, id: u32) -> u8 {
+        self.0
+            .get(id as usize)
+            .map_or(FLAG_MERGE, |flag| flag.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, id: u32, whole: bool) {
+        if let Some(flag) = self.0.get(id as usize) {
+            flag.store(
+                if whole { FLAG_WHOLE } else { FLAG_MERGE },
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+impl Clone for WholePieceFlags {
+    fn clone(&self) -> Self {
+        WholePieceFlags(
+            self.0
+                .iter()
+                .map(|flag| AtomicU8::new(flag.load(Ordering::Relaxed)))
+                .collect(),
+        )
+    }
 }
 
 /// Packs a pair of ids into one hash key.
@@ -217,38 +264,24 @@ impl Bpe {
             merges,
             byte_units,
             byte_fallback_ids,
-            whole_piece: vec![false; max_id],
+            whole_piece: WholePieceFlags::new(0, FLAG_MERGE),
             units,
             unk_id,
             fuse_unk: options.fuse_unk,
             prefix,
             suffix,
         };
-        model.whole_piece = model.whole_piece_table(options.ignore_merges);
+        let initial = if options.ignore_merges {
+            // HF (`ignore_merges`) and tiktoken both return a vocabulary hit without merging.
+            FLAG_WHOLE
+        } else if model.prefix.is_some() || model.suffix.is_some() {
+            // The lookup key would need the prefix or suffix; not worth it for these rare models.
+            FLAG_MERGE
+        } else {
+            FLAG_UNKNOWN
+        };
+        model.whole_piece = WholePieceFlags::new(max_id, initial);
         Ok(model)
-    }
-
-    /// Decides for each id whether a whole-piece lookup hit may stand for the merge result.
-    fn whole_piece_table(&self, ignore_merges: bool) -> Vec<bool> {
-        let mut table = vec![false; self.whole_piece.len()];
-        if ignore_merges {
-            // HF and tiktoken both return a vocabulary hit without merging.
-            for &id in self.vocab.values() {
-                table[id as usize] = true;
-            }
-            return table;
-        }
-        if self.prefix.is_some() || self.suffix.is_some() {
-            // The lookup key would need the suffix; not worth it for these rare models.
-            return table;
-        }
-        let mut out = Vec::new();
-        for (bytes, &id) in &self.vocab {
-            out.clear();
-            self.merge_piece(bytes, &mut out);
-            table[id as usize] = out.len() == 1 && out[0] == id;
-        }
-        table
     }
 
     /// The vocabulary: token bytes and ids.
@@ -260,9 +293,21 @@ impl Bpe {
     #[inline]
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
         if let Some(&id) = self.vocab.get(piece) {
-            if self.whole_piece[id as usize] {
-                out.push(id);
-                return;
+            match self.whole_piece.get(id) {
+                FLAG_WHOLE => {
+                    out.push(id);
+                    return;
+                }
+                FLAG_UNKNOWN => {
+                    // The first time this token is a whole piece: merge, and remember whether
+                    // the merge gave the token back.
+                    let start = out.len();
+                    self.merge_piece(piece, out);
+                    self.whole_piece
+                        .set(id, out.len() == start + 1 && out[start] == id);
+                    return;
+                }
+                _ => {}
             }
         }
         if piece.len() > CACHED_PIECE_BYTES {
