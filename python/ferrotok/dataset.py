@@ -103,6 +103,16 @@ def _read_shard(base: str, format: str, dtype: str | None) -> tuple[np.ndarray, 
     return tokens, bounds
 
 
+def _position(index: int, count: int, what: str) -> int:
+    """`index` (negative from the end) as a position in `0..count`, or IndexError."""
+    position = int(index)
+    if position < 0:
+        position += count
+    if not 0 <= position < count:
+        raise IndexError(f"{what} {index} out of range ({count} {what}s)")
+    return position
+
+
 def _strip_suffix(prefix: str) -> str:
     for suffix in (".docs.npy", ".json", ".idx", ".bin", ".npy"):
         if prefix.endswith(suffix):
@@ -191,12 +201,7 @@ class TokenDataset(Sequence[np.ndarray]):
     def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        count = len(self)
-        position = int(index)
-        if position < 0:
-            position += count
-        if not 0 <= position < count:
-            raise IndexError(f"document {index} out of range ({count} documents)")
+        position = _position(index, len(self), "document")
         shard = int(np.searchsorted(self._first_document, position, side="right")) - 1
         tokens, bounds = self._shards[shard]
         local = position - int(self._first_document[shard])
@@ -263,11 +268,7 @@ class TokenWindows(Sequence[np.ndarray]):
     def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        position = int(index)
-        if position < 0:
-            position += self._count
-        if not 0 <= position < self._count:
-            raise IndexError(f"window {index} out of range ({self._count} windows)")
+        position = _position(index, self._count, "window")
         start = position * self.stride
         return self.dataset.token_slice(start, start + self.length).astype(np.int64)
 

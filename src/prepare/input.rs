@@ -702,23 +702,21 @@ mod tests {
     }
 
     #[test]
-    fn separated_text_cuts_across_blocks_and_skips_empty_records() {
+    fn separated_text_skips_empty_records_and_resumes() {
         let path = write_temp("sep.txt", b"one<|sep|>two<|sep|><|sep|>three<|sep|>");
         let input = InputFile {
             path,
             format: RecordFormat::Separated("<|sep|>".into()),
             compression: Compression::None,
         };
+        let complete = Position {
+            records: 4,
+            empty: 1,
+            bad: 0,
+        };
         let (docs, end) = read_all(vec![input.clone()], options(), Position::default());
         assert_eq!(docs, ["one", "two", "three"]);
-        assert_eq!(
-            end,
-            Position {
-                records: 4,
-                empty: 1,
-                bad: 0
-            }
-        );
+        assert_eq!(end, complete);
         // Resuming after two records gives the rest, with the counts carried on.
         let resume = Position {
             records: 2,
@@ -727,14 +725,7 @@ mod tests {
         };
         let (docs, end) = read_all(vec![input], options(), resume);
         assert_eq!(docs, ["three"]);
-        assert_eq!(
-            end,
-            Position {
-                records: 4,
-                empty: 1,
-                bad: 0
-            }
-        );
+        assert_eq!(end, complete);
     }
 
     #[test]
