@@ -1,16 +1,32 @@
 //! Normalizers: rewrite the text before it is pre-tokenized.
 //!
-//! The Unicode normalization forms, `Lowercase`, `Replace`, `Prepend` and `Sequence` live here so far; each
-//! normalizer works on a whole segment of text and writes the result into a caller's buffer, so
-//! the hot path allocates nothing once the buffer has grown.
+//! Every normalizer of `tokenizers` lives here: the Unicode normalization forms, `Lowercase`,
+//! `Replace`, `Prepend`, `BertNormalizer`, `Strip`, `StripAccents`, `Precompiled` (SentencePiece's
+//! charsmap, in [`precompiled`]), `ByteLevel` and `Sequence`. Each normalizer works on a whole
+//! segment of text and writes the result into a caller's buffer, so the hot path allocates
+//! nothing once the buffer has grown.
+//!
+//! The character-by-character normalizers (BERT's clean-up, lowercasing, stripping, accents,
+//! byte-level) are written as one loop over the input characters, each pushing what that one
+//! character becomes: the shape that can later report, for every output character, which input
+//! character it came from (the alignment offsets need). Character classes come from
+//! [`char_classes`], asked of the reference itself for every code point.
+
+pub(crate) mod char_classes;
+pub mod precompiled;
 
 use serde_json::Value;
 use unicode_normalization::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
+use self::char_classes::{
+    is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE,
+};
+pub use self::precompiled::Precompiled;
+use crate::byte_alphabet;
 use crate::error::{Error, Result};
-use crate::load::json::{field_str, type_of};
+use crate::load::json::{field_str, kind, type_of};
 use crate::pretokenize::Regex;
 
 /// A normalizer, as a tokenizer.json names it.
@@ -36,6 +52,32 @@ pub enum Normalizer {
     },
     /// A string put before non-empty text (SentencePiece's `▁` for the first word).
     Prepend(String),
+    /// BERT's normalizer: control characters removed and whitespace turned into spaces
+    /// (`clean_text`), spaces around CJK ideographs, accents stripped (NFD, then the non-spacing
+    /// marks removed), lowercasing.
+    Bert {
+        /// Remove control characters, turn whitespace into `' '`.
+        clean_text: bool,
+        /// Put spaces around CJK ideographs.
+        handle_chinese_chars: bool,
+        /// Decompose and drop non-spacing marks (`null` in the file means: as `lowercase`).
+        strip_accents: bool,
+        /// Lowercase each character.
+        lowercase: bool,
+    },
+    /// Whitespace (Rust's `char::is_whitespace`) removed from the start and/or the end.
+    Strip {
+        /// Strip the start.
+        left: bool,
+        /// Strip the end.
+        right: bool,
+    },
+    /// Combining marks removed (no decomposition: pair it with NFD/NFKD).
+    StripAccents,
+    /// SentencePiece's precompiled character map.
+    Precompiled(Box<Precompiled>),
+    /// Every byte of the UTF-8 text spelled as its GPT-2 alphabet character.
+    ByteLevel,
     /// Each normalizer in turn.
     Sequence(Vec<Normalizer>),
 }
@@ -52,13 +94,52 @@ pub enum ReplacePattern {
 impl Normalizer {
     /// Builds a normalizer from its tokenizer.json object; `path` names it in errors.
     pub fn from_json(value: &Value, path: &str) -> Result<Self> {
-        let kind = type_of(value, path)?;
-        Ok(match kind {
+        let component = type_of(value, path)?;
+        Ok(match component {
             "NFC" => Normalizer::Nfc,
             "NFD" => Normalizer::Nfd,
             "NFKC" => Normalizer::Nfkc,
             "NFKD" => Normalizer::Nfkd,
             "Lowercase" => Normalizer::Lowercase,
+            "StripAccents" => Normalizer::StripAccents,
+            "ByteLevel" => Normalizer::ByteLevel,
+            "Strip" => Normalizer::Strip {
+                left: required_bool(value, "strip_left", path)?,
+                right: required_bool(value, "strip_right", path)?,
+            },
+            "BertNormalizer" => {
+                let lowercase = bool_or(value, "lowercase", path, true)?;
+                let strip_accents = match value.get("strip_accents") {
+                    None | Some(Value::Null) => lowercase,
+                    Some(Value::Bool(b)) => *b,
+                    Some(other) => {
+                        return Err(Error::invalid(format!(
+                            "{path}.strip_accents: expected true, false or null, found {}",
+                            kind(other)
+                        )))
+                    }
+                };
+                Normalizer::Bert {
+                    clean_text: bool_or(value, "clean_text", path, true)?,
+                    handle_chinese_chars: bool_or(value, "handle_chinese_chars", path, true)?,
+                    strip_accents,
+                    lowercase,
+                }
+            }
+            "Precompiled" => {
+                let field = format!("{path}.precompiled_charsmap");
+                let blob = match value.get("precompiled_charsmap") {
+                    Some(Value::String(s)) => s,
+                    Some(other) => {
+                        return Err(Error::invalid(format!(
+                            "{field}: expected a base64 string, found {}",
+                            kind(other)
+                        )))
+                    }
+                    None => return Err(Error::invalid(format!("{field}: missing field"))),
+                };
+                Normalizer::Precompiled(Box::new(Precompiled::from_base64(blob, &field)?))
+            }
             "Prepend" => Normalizer::Prepend(field_str(value, "prepend", path)?.to_owned()),
             "Replace" => Normalizer::Replace {
                 pattern: ReplacePattern::from_json(value, path)?,
@@ -116,6 +197,32 @@ impl Normalizer {
                 out.push_str(text)
             }
             Normalizer::Lowercase => out.extend(text.chars().flat_map(char::to_lowercase)),
+            Normalizer::Bert {
+                clean_text,
+                handle_chinese_chars,
+                strip_accents,
+                lowercase,
+            } => bert(
+                text,
+                *clean_text,
+                *handle_chinese_chars,
+                *strip_accents,
+                *lowercase,
+                out,
+            ),
+            Normalizer::Strip { left, right } => {
+                let mut rest = text;
+                if *left {
+                    rest = rest.trim_start_matches(|c| is(c, WHITESPACE));
+                }
+                if *right {
+                    rest = rest.trim_end_matches(|c| is(c, WHITESPACE));
+                }
+                out.push_str(rest);
+            }
+            Normalizer::StripAccents => out.extend(text.chars().filter(|&c| !is(c, COMBINING))),
+            Normalizer::Precompiled(map) => map.normalize(text, out),
+            Normalizer::ByteLevel => out.extend(text.bytes().map(byte_alphabet::byte_to_char)),
             Normalizer::Prepend(prefix) => {
                 if !text.is_empty() {
                     out.push_str(prefix);
@@ -127,6 +234,95 @@ impl Normalizer {
             Normalizer::Nfd => out.extend(text.nfd()),
             Normalizer::Nfkc => out.extend(text.nfkc()),
             Normalizer::Nfkd => out.extend(text.nfkd()),
+        }
+    }
+}
+
+/// An optional boolean with a default (absent or null), as serde's defaults in `tokenizers`.
+fn bool_or(value: &Value, name: &str, path: &str, default: bool) -> Result<bool> {
+    crate::load::json::opt_bool(value, name, path, default)
+}
+
+/// A required boolean field.
+fn required_bool(value: &Value, name: &str, path: &str) -> Result<bool> {
+    match value.get(name) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(Error::invalid(format!(
+            "{path}.{name}: expected true or false, found {}",
+            kind(other)
+        ))),
+        None => Err(Error::invalid(format!("{path}.{name}: missing field"))),
+    }
+}
+
+/// The CJK ideograph ranges of BERT's `handle_chinese_chars` (its own definition, not a Unicode
+/// property).
+fn is_chinese_char(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    )
+}
+
+/// BERT's normalizer, in the reference's order: clean-up and CJK spacing (one pass, character by
+/// character), then NFD with the non-spacing marks dropped, then lowercasing.
+fn bert(
+    text: &str,
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+    out: &mut String,
+) {
+    let push_lower = |c: char, out: &mut String| {
+        if !lowercase {
+            out.push(c);
+        } else if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    };
+    // First pass: clean-up and CJK spacing; lowercased now too unless accents are stripped in
+    // between (lowercasing must come after the decomposition).
+    let mut first = String::new();
+    let target: &mut String = if strip_accents { &mut first } else { out };
+    for c in text.chars() {
+        let mut c = c;
+        if clean_text {
+            if c == '\0' || c == '\u{FFFD}' || is(c, BERT_CONTROL) {
+                continue;
+            }
+            if is(c, BERT_SPACE) {
+                c = ' ';
+            }
+        }
+        if handle_chinese_chars && is_chinese_char(c) {
+            target.push(' ');
+            target.push(c);
+            target.push(' ');
+        } else if strip_accents {
+            target.push(c);
+        } else {
+            push_lower(c, target);
+        }
+    }
+    if strip_accents {
+        if is_nfd_quick(first.chars()) == IsNormalized::Yes {
+            for c in first.chars().filter(|&c| !is(c, BERT_NONSPACING)) {
+                push_lower(c, out);
+            }
+        } else {
+            for c in first.nfd().filter(|&c| !is(c, BERT_NONSPACING)) {
+                push_lower(c, out);
+            }
         }
     }
 }
