@@ -9,7 +9,8 @@
 //! when `check[t] == s`; `value[t]` is the token id ending there, `NONE` when no token ends.
 //! Three flat `u32` arrays, no pointers: a walk touches a few cache lines and allocates nothing.
 //! Building places each node's children greedily at the first base where all their slots are
-//! free, scanning from the first free slot; for a 30k-token vocabulary that takes milliseconds.
+//! free, scanning from the first free slot for at most `MAX_TRIES` bases, then past the end of
+//! the array (an unbounded scan made loading a 30k-token vocabulary take seconds).
 
 /// No value / no node.
 const NONE: u32 = u32::MAX;
@@ -21,6 +22,9 @@ pub struct Trie {
     check: Vec<u32>,
     value: Vec<u32>,
 }
+
+/// How many bases are tried for a node before its children go past the end of the array.
+const MAX_TRIES: usize = 64;
 
 /// The root node.
 pub const ROOT: u32 = 0;
@@ -74,6 +78,7 @@ impl Trie {
             }
             let first_byte = children[0].0 as usize;
             let mut base = first_free.saturating_sub(first_byte).max(1);
+            let mut tries = 0;
             loop {
                 let fits = children.iter().all(|&(b, _, _)| {
                     let t = base + b as usize;
@@ -83,6 +88,12 @@ impl Trie {
                     break;
                 }
                 base += 1;
+                tries += 1;
+                if tries == MAX_TRIES {
+                    // The array is dense here: place the children past its end instead of
+                    // scanning on (what keeps building linear; the array grows a little).
+                    base = base.max(used.len().saturating_sub(first_byte).max(1));
+                }
             }
             let needed = base + children.last().map_or(0, |c| c.0 as usize) + 1;
             if needed > used.len() {

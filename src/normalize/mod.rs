@@ -16,7 +16,9 @@ pub(crate) mod char_classes;
 pub mod precompiled;
 
 use serde_json::Value;
-use unicode_normalization::{
+// The reference's own normalization crate (Unicode 9.0): a newer Unicode would decompose or
+// reorder characters the reference leaves alone.
+use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
@@ -230,10 +232,11 @@ impl Normalizer {
                 }
             }
             Normalizer::Replace { pattern, content } => pattern.replace_all(text, content, out),
-            Normalizer::Nfc => out.extend(text.nfc()),
-            Normalizer::Nfd => out.extend(text.nfd()),
-            Normalizer::Nfkc => out.extend(text.nfkc()),
-            Normalizer::Nfkd => out.extend(text.nfkd()),
+            // Each output character comes with its change count (what alignments need later).
+            Normalizer::Nfc => out.extend(text.nfc().map(|(c, _)| c)),
+            Normalizer::Nfd => out.extend(text.nfd().map(|(c, _)| c)),
+            Normalizer::Nfkc => out.extend(text.nfkc().map(|(c, _)| c)),
+            Normalizer::Nfkd => out.extend(text.nfkd().map(|(c, _)| c)),
         }
     }
 }
@@ -320,7 +323,7 @@ fn bert(
                 push_lower(c, out);
             }
         } else {
-            for c in first.nfd().filter(|&c| !is(c, BERT_NONSPACING)) {
+            for c in first.nfd().map(|(c, _)| c).filter(|&c| !is(c, BERT_NONSPACING)) {
                 push_lower(c, out);
             }
         }
