@@ -76,9 +76,7 @@ def main():
     mapped = per_char_filter(clean, ALL)
     sets["BERT_CONTROL"] = {c for c, o in mapped.items() if o == ""}
     sets["BERT_SPACE"] = {c for c, o in mapped.items() if o == " " and c != " "}
-    check(
-        all(o in ("", " ", c) for c, o in mapped.items()), "clean_text only removes or spaces"
-    )
+    check(all(o in ("", " ", c) for c, o in mapped.items()), "clean_text only removes or spaces")
 
     nfd = normalizers.NFD()
     stable = [c for c in ALL if nfd.normalize_str(c) == c]

@@ -35,9 +35,34 @@ ALPHABET = (
 
 #: Extra vocabulary entries: the alphabet (lowercased too), a few words and pieces.
 WORDS = [
-    "hello", "world", "the", "un", "aff", "able", "hel", "lo", "wor", "ld", "中文", "日本",
-    "é", "e", "a", "ab", "abc", "bc", "ing", "er", "s", "t", "he", "▁", "▁hello", "▁the", "▁a",
-]  # fmt: skip
+    "hello",
+    "world",
+    "the",
+    "un",
+    "aff",
+    "able",
+    "hel",
+    "lo",
+    "wor",
+    "ld",
+    "中文",
+    "日本",
+    "é",
+    "e",
+    "a",
+    "ab",
+    "abc",
+    "bc",
+    "ing",
+    "er",
+    "s",
+    "t",
+    "he",
+    "▁",
+    "▁hello",
+    "▁the",
+    "▁a",
+]
 
 
 def vocab_tokens() -> list[str]:
@@ -66,7 +91,11 @@ def wordpiece_model(prefix: str = "##", max_chars: int = 100) -> dict[str, Any]:
 
 def wordlevel_model() -> dict[str, Any]:
     tokens = ["<unk>", *vocab_tokens()]
-    return {"type": "WordLevel", "unk_token": "<unk>", "vocab": {t: i for i, t in enumerate(tokens)}}
+    return {
+        "type": "WordLevel",
+        "unk_token": "<unk>",
+        "vocab": {t: i for i, t in enumerate(tokens)},
+    }
 
 
 def unigram_model(byte_fallback: bool = False, unk_id: int = 0) -> dict[str, Any]:
@@ -194,7 +223,13 @@ CASES: dict[str, str] = {
         f"punctuation_{behavior.lower()}": document(
             wordlevel_model(), pre_tokenizer={"type": "Punctuation", "behavior": behavior}
         )
-        for behavior in ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
+        for behavior in (
+            "Removed",
+            "Isolated",
+            "MergedWithPrevious",
+            "MergedWithNext",
+            "Contiguous",
+        )
     },
     "char_delimiter_split": document(
         wordlevel_model(), pre_tokenizer={"type": "CharDelimiterSplit", "delimiter": "a"}
@@ -221,8 +256,13 @@ CASES: dict[str, str] = {
     },
     "metaspace_first_after_whitespace": document(
         unigram_model(),
-        normalizer={"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": False,
-                    "strip_accents": False, "lowercase": False},
+        normalizer={
+            "type": "BertNormalizer",
+            "clean_text": True,
+            "handle_chinese_chars": False,
+            "strip_accents": False,
+            "lowercase": False,
+        },
         pre_tokenizer={
             "type": "Sequence",
             "pretokenizers": [
@@ -245,14 +285,22 @@ CASES: dict[str, str] = {
     ),
     "ctc": document(
         wordlevel_model(),
-        pre_tokenizer={"type": "Split", "pattern": {"String": ""}, "behavior": "Isolated",
-                       "invert": False},
+        pre_tokenizer={
+            "type": "Split",
+            "pattern": {"String": ""},
+            "behavior": "Isolated",
+            "invert": False,
+        },
         decoder={"type": "CTC", "pad_token": "a", "word_delimiter_token": "b", "cleanup": True},
     ),
     "ctc_no_cleanup": document(
         wordlevel_model(),
-        decoder={"type": "CTC", "pad_token": "<unk>", "word_delimiter_token": "|",
-                 "cleanup": False},
+        decoder={
+            "type": "CTC",
+            "pad_token": "<unk>",
+            "word_delimiter_token": "|",
+            "cleanup": False,
+        },
     ),
     "wordpiece_decoder_cleanup": document(
         wordpiece_model(),
@@ -314,9 +362,7 @@ def compare(pair: tuple[Any, Any], name: str, text: str) -> None:
 
 @pytest.mark.parametrize("text", FIXED_TEXTS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_component_fixed_texts(
-    pairs: dict[str, tuple[Any, Any]], name: str, text: str
-) -> None:
+def test_component_fixed_texts(pairs: dict[str, tuple[Any, Any]], name: str, text: str) -> None:
     compare(pairs[name], name, text)
 
 
@@ -330,20 +376,80 @@ def test_component_random_text(pairs: dict[str, tuple[Any, Any]], name: str, tex
 
 #: (the part replaced in a working document, the error class name, text the message holds)
 BROKEN = [
-    ({"normalizer": {"type": "Nope"}}, "UnsupportedComponentError", 'normalizer: normalizer type "Nope"'),
-    ({"normalizer": {"type": "Strip", "strip_left": True}}, "TokenizerFileError", "normalizer.strip_right: missing field"),
-    ({"normalizer": {"type": "Precompiled", "precompiled_charsmap": "@@"}}, "TokenizerFileError", "normalizer.precompiled_charsmap: invalid base64"),
-    ({"normalizer": {"type": "BertNormalizer", "strip_accents": "yes"}}, "TokenizerFileError", "normalizer.strip_accents"),
-    ({"pre_tokenizer": {"type": "Metaspace", "replacement": "ab"}}, "TokenizerFileError", "pre_tokenizer.replacement: expected one character"),
-    ({"pre_tokenizer": {"type": "Metaspace", "replacement": "_", "prepend_scheme": "sometimes"}}, "TokenizerFileError", "pre_tokenizer.prepend_scheme"),
-    ({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "UnicodeScriptz"}]}}, "UnsupportedComponentError", "pre_tokenizer.pretokenizers[0]"),
-    ({"decoder": {"type": "CTC", "pad_token": "<pad>"}}, "TokenizerFileError", "decoder.word_delimiter_token: missing field"),
-    ({"decoder": {"type": "WordPiece", "prefix": "##"}}, "TokenizerFileError", "decoder.cleanup: missing field"),
-    ({"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {"a": 0}}}, "TokenizerFileError", "model.unk_token"),
-    ({"model": {"type": "Unigram", "unk_id": 5, "vocab": [["a", 0.0]]}}, "TokenizerFileError", "model.unk_id"),
-    ({"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", "x"]]}}, "TokenizerFileError", "model.vocab[0]"),
-    ({"model": {"type": "WordLevel", "vocab": {"a": 0}}}, "TokenizerFileError", "model.unk_token: missing field"),
-]  # fmt: skip
+    (
+        {"normalizer": {"type": "Nope"}},
+        "UnsupportedComponentError",
+        'normalizer: normalizer type "Nope"',
+    ),
+    (
+        {"normalizer": {"type": "Strip", "strip_left": True}},
+        "TokenizerFileError",
+        "normalizer.strip_right: missing field",
+    ),
+    (
+        {"normalizer": {"type": "Precompiled", "precompiled_charsmap": "@@"}},
+        "TokenizerFileError",
+        "normalizer.precompiled_charsmap: invalid base64",
+    ),
+    (
+        {"normalizer": {"type": "BertNormalizer", "strip_accents": "yes"}},
+        "TokenizerFileError",
+        "normalizer.strip_accents",
+    ),
+    (
+        {"pre_tokenizer": {"type": "Metaspace", "replacement": "ab"}},
+        "TokenizerFileError",
+        "pre_tokenizer.replacement: expected one character",
+    ),
+    (
+        {"pre_tokenizer": {"type": "Metaspace", "replacement": "_", "prepend_scheme": "sometimes"}},
+        "TokenizerFileError",
+        "pre_tokenizer.prepend_scheme",
+    ),
+    (
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "UnicodeScriptz"}]}},
+        "UnsupportedComponentError",
+        "pre_tokenizer.pretokenizers[0]",
+    ),
+    (
+        {"decoder": {"type": "CTC", "pad_token": "<pad>"}},
+        "TokenizerFileError",
+        "decoder.word_delimiter_token: missing field",
+    ),
+    (
+        {"decoder": {"type": "WordPiece", "prefix": "##"}},
+        "TokenizerFileError",
+        "decoder.cleanup: missing field",
+    ),
+    (
+        {
+            "model": {
+                "type": "WordPiece",
+                "unk_token": "[UNK]",
+                "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100,
+                "vocab": {"a": 0},
+            }
+        },
+        "TokenizerFileError",
+        "model.unk_token",
+    ),
+    (
+        {"model": {"type": "Unigram", "unk_id": 5, "vocab": [["a", 0.0]]}},
+        "TokenizerFileError",
+        "model.unk_id",
+    ),
+    (
+        {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", "x"]]}},
+        "TokenizerFileError",
+        "model.vocab[0]",
+    ),
+    (
+        {"model": {"type": "WordLevel", "vocab": {"a": 0}}},
+        "TokenizerFileError",
+        "model.unk_token: missing field",
+    ),
+]
 
 
 @pytest.mark.parametrize(("change", "error", "needle"), BROKEN)

@@ -244,11 +244,11 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
     Ok((Model::Bpe(bpe), tokens))
 }
 
+/// A vocabulary as a map (token → id) and as a table (id → token).
+type VocabTables = (FxHashMap<String, u32>, Vec<Option<String>>);
+
 /// Reads a `{token: id}` vocabulary object; returns the map and the id → token table.
-fn load_vocab_object(
-    model: &Value,
-    path: &str,
-) -> Result<(FxHashMap<String, u32>, Vec<Option<String>>)> {
+fn load_vocab_object(model: &Value, path: &str) -> Result<VocabTables> {
     let vocab_json = model
         .get("vocab")
         .and_then(Value::as_object)
@@ -273,9 +273,8 @@ fn load_wordpiece(model: &Value) -> Result<(Model, Vec<Option<String>>)> {
     let (vocab, tokens) = load_vocab_object(model, path)?;
     let unk_token = field_str(model, "unk_token", path)?;
     let prefix = field_str(model, "continuing_subword_prefix", path)?;
-    let max_chars = opt_usize(model, "max_input_chars_per_word", path)?.ok_or_else(|| {
-        Error::invalid(format!("{path}.max_input_chars_per_word: missing field"))
-    })?;
+    let max_chars = opt_usize(model, "max_input_chars_per_word", path)?
+        .ok_or_else(|| Error::invalid(format!("{path}.max_input_chars_per_word: missing field")))?;
     let wordpiece = WordPiece::new(&vocab, unk_token, prefix, max_chars)?;
     Ok((Model::WordPiece(wordpiece), tokens))
 }
@@ -308,7 +307,9 @@ fn load_unigram(model: &Value) -> Result<(Model, Vec<Option<String>>)> {
         vocab.push(pair);
     }
     if vocab.is_empty() {
-        return Err(Error::invalid(format!("{path}.vocab: the vocabulary is empty")));
+        return Err(Error::invalid(format!(
+            "{path}.vocab: the vocabulary is empty"
+        )));
     }
     let unk_id = opt_usize(model, "unk_id", path)?.ok_or_else(|| {
         Error::unsupported(format!(

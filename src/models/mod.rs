@@ -14,6 +14,9 @@ pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;
 
 /// A tokenization model.
+// One model per tokenizer, never moved on a hot path: the variants' tables stay inline (boxing
+// would add an indirection to every piece encoded).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Model {
     /// Byte-pair encoding (HF `BPE`, and every `.tiktoken` encoding).

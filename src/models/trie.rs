@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn many_keys() {
         let keys: Vec<Vec<u8>> = (0..5000u32)
-            .map(|i| format!("{}{}", i % 97, i).into_bytes())
+            .map(|i| format!("{}-{}", i % 97, i).into_bytes())
             .collect();
         let pairs: Vec<(&[u8], u32)> = keys
             .iter()

@@ -271,7 +271,15 @@ mod tests {
 
     #[test]
     fn unknown_runs_fuse_or_fall_back_to_bytes() {
-        let m = model(&[("<unk>", 0.0), ("a", -1.0), ("<0xC3>", -2.0), ("<0xA9>", -2.0)], true);
+        let m = model(
+            &[
+                ("<unk>", 0.0),
+                ("a", -1.0),
+                ("<0xC3>", -2.0),
+                ("<0xA9>", -2.0),
+            ],
+            true,
+        );
         // "é" is unknown and spelled by its two byte tokens; "xy" has no byte tokens: one unk.
         assert_eq!(encode(&m, "aéa"), [1, 2, 3, 1]);
         assert_eq!(encode(&m, "xya"), [0, 1]);

@@ -109,11 +109,12 @@ mod tests {
     use super::*;
 
     fn model(max: usize) -> WordPiece {
-        let vocab: FxHashMap<String, u32> = ["[UNK]", "un", "##aff", "##able", "a", "##a", "é", "##é"]
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.to_string(), i as u32))
-            .collect();
+        let vocab: FxHashMap<String, u32> =
+            ["[UNK]", "un", "##aff", "##able", "a", "##a", "é", "##é"]
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.to_string(), i as u32))
+                .collect();
         WordPiece::new(&vocab, "[UNK]", "##", max).unwrap()
     }
 

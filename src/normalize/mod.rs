@@ -22,9 +22,7 @@ use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
-use self::char_classes::{
-    is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE,
-};
+use self::char_classes::{is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE};
 pub use self::precompiled::Precompiled;
 use crate::byte_alphabet;
 use crate::error::{Error, Result};
@@ -323,7 +321,11 @@ fn bert(
                 push_lower(c, out);
             }
         } else {
-            for c in first.nfd().map(|(c, _)| c).filter(|&c| !is(c, BERT_NONSPACING)) {
+            for c in first
+                .nfd()
+                .map(|(c, _)| c)
+                .filter(|&c| !is(c, BERT_NONSPACING))
+            {
                 push_lower(c, out);
             }
         }

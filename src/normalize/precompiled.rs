@@ -92,7 +92,9 @@ impl Precompiled {
             let candidate = byte.is_ascii_alphanumeric();
             let s = [byte];
             map.plain_ascii[byte as usize] = candidate
-                && map.transform(std::str::from_utf8(&s).expect("ASCII")).is_none();
+                && map
+                    .transform(std::str::from_utf8(&s).expect("ASCII"))
+                    .is_none();
         }
         Ok(map)
     }

@@ -195,8 +195,9 @@ impl PreTokenizer {
             PreTokenizer::Digits(digits) => pieces
                 .resplit(|text, piece, marks, out| digits.split_piece(text, piece, marks, out)),
             PreTokenizer::Metaspace(metaspace) => metaspace.pre_tokenize(pieces),
-            PreTokenizer::Chars(split) => pieces
-                .resplit(|text, piece, marks, out| split.split_piece(text, piece, marks, out)),
+            PreTokenizer::Chars(split) => {
+                pieces.resplit(|text, piece, marks, out| split.split_piece(text, piece, marks, out))
+            }
             PreTokenizer::Sequence(steps) => {
                 for step in steps {
                     step.pre_tokenize(pieces);
