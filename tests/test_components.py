@@ -272,6 +272,14 @@ CASES: dict[str, str] = {
         },
         added=[special("<s>", 1)],
     ),
+    "unicode_scripts": document(wordlevel_model(), pre_tokenizer={"type": "UnicodeScripts"}),
+    "unicode_scripts_then_whitespace": document(
+        wordpiece_model(),
+        pre_tokenizer={
+            "type": "Sequence",
+            "pretokenizers": [{"type": "UnicodeScripts"}, {"type": "Whitespace"}],
+        },
+    ),
     "metaspace_legacy": document(
         unigram_model(),
         pre_tokenizer={"type": "Metaspace", "replacement": "_", "add_prefix_space": True},

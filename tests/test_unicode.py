@@ -5,8 +5,9 @@
   reference normalizes with Unicode 9.0 tables (its `unicode-normalization-alignments` crate), so
   on characters added or changed since then both differ from the 15.0 file: there ferrotok
   follows the reference, and everywhere else both equal the file.
-- The character-class tables (src/normalize/char_classes.rs) are what the reference answers for
-  every code point today: the generator runs again and must reproduce the committed file.
+- The character-class tables (src/normalize/char_classes.rs, src/pretokenize/script_classes.rs)
+  are what the reference answers for every code point today: the generators run again and must
+  reproduce the committed files.
 - BERT's normalizer, StripAccents, lowercasing and the precompiled charsmaps on every code point.
 
 A normalizer's output is read back through a probe tokenizer: the normalizer under test, a
@@ -169,13 +170,20 @@ def test_normalizers_on_every_code_point(data_dir: Path, name: str) -> None:
                 assert problem is None, f"{label}: {problem}"
 
 
-def test_char_class_tables_are_current() -> None:
+@pytest.mark.parametrize(
+    ("script", "table"),
+    [
+        ("gen_char_classes.py", "src/normalize/char_classes.rs"),
+        ("gen_script_classes.py", "src/pretokenize/script_classes.rs"),
+    ],
+)
+def test_class_tables_are_current(script: str, table: str) -> None:
     """The committed tables equal what the reference answers today for every code point."""
     generated = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "gen_char_classes.py")],
+        [sys.executable, str(REPO / "scripts" / script)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    committed = (REPO / "src" / "normalize" / "char_classes.rs").read_text(encoding="utf-8")
-    assert generated == committed, "run scripts/gen_char_classes.py > src/normalize/char_classes.rs"
+    committed = (REPO / table).read_text(encoding="utf-8")
+    assert generated == committed, f"run scripts/{script} > {table}"

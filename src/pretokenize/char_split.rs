@@ -1,5 +1,5 @@
 //! The pre-tokenizers that cut by character class: `Whitespace`, `WhitespaceSplit`,
-//! `BertPreTokenizer`, `Punctuation` and `CharDelimiterSplit`.
+//! `BertPreTokenizer`, `Punctuation`, `CharDelimiterSplit` and `UnicodeScripts`.
 //!
 //! `tokenizers` runs most of them as a character predicate (each matching character is a
 //! one-character match, then a split behavior); `Whitespace` runs the regex `\w+|[^\w\s]+` and
@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use super::script_classes::script_class;
 use super::split::{apply_behavior, Marked, MatchList, SplitBehavior};
 use crate::normalize::char_classes::{classes, PUNCTUATION, REGEX_SPACE, WHITESPACE, WORD};
 
@@ -25,6 +26,8 @@ pub enum CharSplit {
     Punctuation(SplitBehavior),
     /// `CharDelimiterSplit`: the delimiter dropped.
     Delimiter(char),
+    /// `UnicodeScripts`: cut where the script changes.
+    UnicodeScripts,
 }
 
 impl CharSplit {
@@ -44,6 +47,7 @@ impl CharSplit {
                 })
             }
             CharSplit::Bert => bert_pieces(text, piece, out),
+            CharSplit::UnicodeScripts => script_pieces(text, piece, out),
             CharSplit::Punctuation(behavior) => {
                 by_predicate(text, piece, scratch, out, behavior, |c| {
                     classes(c) & PUNCTUATION != 0
@@ -78,6 +82,31 @@ fn by_predicate(
     }
     list.finish();
     apply_behavior(scratch, behavior, out);
+}
+
+/// `UnicodeScripts`: a cut before every character whose script differs from the last script
+/// seen (characters without a script, class 0, neither cut nor count). As in the reference, the
+/// first cut is before the first character with a script, and what precedes it is dropped (a
+/// piece of only script-less characters gives nothing).
+fn script_pieces(text: &str, piece: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let offset = piece.start;
+    let mut last = 0u8;
+    let mut start: Option<usize> = None;
+    for (i, c) in text[piece.clone()].char_indices() {
+        let class = script_class(c);
+        if class != 0 && class != last {
+            if let Some(s) = start {
+                out.push(offset + s..offset + i);
+            }
+            start = Some(i);
+        }
+        if class != 0 {
+            last = class;
+        }
+    }
+    if let Some(s) = start {
+        out.push(offset + s..piece.end);
+    }
 }
 
 /// `BertPreTokenizer`: whitespace removed, then each punctuation character isolated. One scan
@@ -162,6 +191,9 @@ mod tests {
         ("punctuation_isolated", "Hey friend!  How?!", &["Hey friend", "!", "  How", "?", "!"]),
         ("punctuation_contiguous", "a?!b", &["a", "?!", "b"]),
         ("delimiter", "a-b--c", &["a", "b", "c"]),
+        ("scripts", "Hello 世界のカ ﾟ abc", &["Hello ", "世界のカ ", "ﾟ ", "abc"]),
+        ("scripts", " \u{30fc}x", &["\u{30fc}", "x"]),
+        ("scripts", "  ", &[]),
     ];
 
     fn build(name: &str) -> PreTokenizer {
@@ -172,6 +204,7 @@ mod tests {
             "punctuation_isolated" => CharSplit::Punctuation(SplitBehavior::Isolated),
             "punctuation_contiguous" => CharSplit::Punctuation(SplitBehavior::Contiguous),
             "delimiter" => CharSplit::Delimiter('-'),
+            "scripts" => CharSplit::UnicodeScripts,
             other => panic!("{other}"),
         })
     }

@@ -12,7 +12,7 @@
 //! Components: [`Split`] (literal or Oniguruma regex, five behaviors, `invert`), [`ByteLevel`]
 //! (GPT-2 prefix space and pattern; bytes stay raw), [`Digits`], [`Metaspace`], the
 //! character-class splitters of [`CharSplit`] (`Whitespace`, `WhitespaceSplit`,
-//! `BertPreTokenizer`, `Punctuation`, `CharDelimiterSplit`), [`UnicodeScripts`], and `Sequence`.
+//! `BertPreTokenizer`, `Punctuation`, `CharDelimiterSplit`, `UnicodeScripts`), and `Sequence`.
 
 mod byte_level;
 mod char_split;
@@ -20,6 +20,7 @@ mod digits;
 mod metaspace;
 mod regex;
 pub mod scanners;
+mod script_classes;
 mod split;
 mod unicode_tables;
 
@@ -271,6 +272,7 @@ impl PreTokenizer {
             "Whitespace" => Ok(PreTokenizer::Chars(CharSplit::Whitespace)),
             "WhitespaceSplit" => Ok(PreTokenizer::Chars(CharSplit::WhitespaceSplit)),
             "BertPreTokenizer" => Ok(PreTokenizer::Chars(CharSplit::Bert)),
+            "UnicodeScripts" => Ok(PreTokenizer::Chars(CharSplit::UnicodeScripts)),
             "Punctuation" => {
                 let behavior = match object.get("behavior") {
                     None => SplitBehavior::Isolated,
