@@ -381,6 +381,74 @@ mod tests {
     }
 
     #[test]
+    fn word_level_decoders_match_tokenizers() {
+        let parse = |json: &str| {
+            Decoder::from_json(&serde_json::from_str(json).unwrap(), "decoder").unwrap()
+        };
+        let wordpiece_tokens =
+            strings(&["hello", "##ing", "world", ".", "don", "'", "t", "##s", "!"]);
+        // (decoder, tokens, expected); expectations from tokenizers 0.23.3's `decode`.
+        let cases: &[(&str, Vec<String>, &str)] = &[
+            (
+                r###"{"type": "WordPiece", "prefix": "##", "cleanup": true}"###,
+                wordpiece_tokens.clone(),
+                "helloing world. don ' ts!",
+            ),
+            (
+                r###"{"type": "WordPiece", "prefix": "##", "cleanup": false}"###,
+                wordpiece_tokens,
+                "helloing world . don ' ts !",
+            ),
+            (
+                r###"{"type": "BPEDecoder", "suffix": "</w>"}"###,
+                strings(&["hel", "lo</w>", "wor", "ld</w>"]),
+                "hello world",
+            ),
+            (
+                r###"{"type": "BPEDecoder", "suffix": "</w>"}"###,
+                strings(&[]),
+                "",
+            ),
+            (
+                r###"{"type": "CTC", "pad_token": "<pad>", "word_delimiter_token": "|", "cleanup": true}"###,
+                strings(&[
+                    "<pad>", "h", "h", "e", "<pad>", "l", "l", "<pad>", "l", "o", "|", "w", "o",
+                    "r", "l", "d", "|", "'", "s",
+                ]),
+                "hello world 's",
+            ),
+            (
+                r###"{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"}"###,
+                strings(&[
+                    "\u{2581}Hey",
+                    "\u{2581}my",
+                    "\u{2581}friend",
+                    "\u{2581}",
+                    "\u{2581}\u{2581}x",
+                ]),
+                "Hey my friend   x",
+            ),
+            (
+                r###"{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never"}"###,
+                strings(&["\u{2581}Hey", "\u{2581}my"]),
+                " Hey my",
+            ),
+        ];
+        for (json, tokens, expected) in cases {
+            assert_eq!(parse(json).decode(tokens.clone()), *expected, "{json}");
+        }
+        let err = Decoder::from_json(
+            &serde_json::from_str(r###"{"type": "CTC", "pad_token": "<pad>"}"###).unwrap(),
+            "decoder",
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("decoder.word_delimiter_token"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn strip_counts_characters() {
         assert_eq!(strip("  a  ", ' ', 1, 0), " a  ");
         assert_eq!(strip("  a  ", ' ', 5, 5), "a");

@@ -382,6 +382,113 @@ impl ReplacePattern {
 mod tests {
     use super::*;
 
+    fn component(name: &str) -> Normalizer {
+        let json = match name {
+            "bert_default" => {
+                r#"{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true}"#
+            }
+            "bert_cased_no_chinese" => {
+                r#"{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": false, "strip_accents": false, "lowercase": false}"#
+            }
+            "bert_strip_only" => {
+                r#"{"type": "BertNormalizer", "clean_text": false, "handle_chinese_chars": false, "strip_accents": true, "lowercase": false}"#
+            }
+            "strip_both" => r#"{"type": "Strip", "strip_left": true, "strip_right": true}"#,
+            "strip_left" => r#"{"type": "Strip", "strip_left": true, "strip_right": false}"#,
+            "strip_accents" => r#"{"type": "StripAccents"}"#,
+            "byte_level" => r#"{"type": "ByteLevel"}"#,
+            other => panic!("{other}"),
+        };
+        Normalizer::from_json(&serde_json::from_str(json).unwrap(), "normalizer").unwrap()
+    }
+
+    /// `(normalizer, input, expected)`; expectations from tokenizers 0.23.3's `normalize_str`
+    /// on the same normalizer.
+    #[rustfmt::skip]
+    const COMPONENT_CASES: &[(&str, &str, &str)] = &[
+        ("bert_default", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "hello world!"),
+        ("bert_default", " \u{4e2d}\u{6587} x ", "  \u{4e2d}  \u{6587}  x "),
+        ("bert_default", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "ae\u{df} \u{fb01}"),
+        ("bert_default", "  a b  ", "  a b  "),
+        ("bert_default", "\u{200b}x\u{a0}", "x "),
+        ("bert_cased_no_chinese", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo W\u{f6}rld!"),
+        ("bert_cased_no_chinese", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("bert_cased_no_chinese", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("bert_cased_no_chinese", "  a b  ", "  a b  "),
+        ("bert_cased_no_chinese", "\u{200b}x\u{a0}", "x "),
+        ("bert_strip_only", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "Hello\u{9}World\u{0}\u{fffd}!"),
+        ("bert_strip_only", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("bert_strip_only", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "AE\u{df} \u{fb01}"),
+        ("bert_strip_only", "  a b  ", "  a b  "),
+        ("bert_strip_only", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("strip_both", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_both", " \u{4e2d}\u{6587} x ", "\u{4e2d}\u{6587} x"),
+        ("strip_both", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("strip_both", "  a b  ", "a b"),
+        ("strip_both", "\u{200b}x\u{a0}", "\u{200b}x"),
+        ("strip_left", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_left", " \u{4e2d}\u{6587} x ", "\u{4e2d}\u{6587} x "),
+        ("strip_left", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("strip_left", "  a b  ", "a b  "),
+        ("strip_left", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("strip_accents", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_accents", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("strip_accents", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{df} \u{fb01}"),
+        ("strip_accents", "  a b  ", "  a b  "),
+        ("strip_accents", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("byte_level", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{c3}\u{a9}llo\u{109}W\u{c3}\u{b6}rld\u{100}\u{ef}\u{bf}\u{bd}!"),
+        ("byte_level", " \u{4e2d}\u{6587} x ", "\u{120}\u{e4}\u{b8}\u{143}\u{e6}\u{138}\u{129}\u{120}x\u{120}"),
+        ("byte_level", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c3}\u{127}\u{c3}\u{12b}\u{cc}\u{123}\u{c3}\u{141}\u{120}\u{ef}\u{ac}\u{123}"),
+        ("byte_level", "  a b  ", "\u{120}\u{120}a\u{120}b\u{120}\u{120}"),
+        ("byte_level", "\u{200b}x\u{a0}", "\u{e2}\u{122}\u{12d}x\u{c2}\u{142}"),
+    ];
+
+    #[test]
+    fn components_match_tokenizers() {
+        let mut out = String::new();
+        for (name, input, expected) in COMPONENT_CASES {
+            component(name).normalize(input, &mut out);
+            assert_eq!(out, *expected, "{name} on {input:?}");
+        }
+    }
+
+    #[test]
+    fn precompiled_charsmap_of_albert() {
+        // The charsmap of albert-base-v2's tokenizer.json (NFKC-based with SentencePiece's
+        // extra rules); expectations from tokenizers 0.23.3's `Precompiled.normalize_str`.
+        let dir = std::env::var_os("FERROTOK_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+            });
+        let path = dir.join("tokenizers/albert-base-v2/tokenizer.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let step = &doc["normalizer"]["normalizers"][5];
+        let map = Normalizer::from_json(step, "normalizer").unwrap();
+        let cases: &[(&str, &str)] = &[
+            ("abc", "abc"),
+            ("\u{fb01}", "fi"),
+            ("\u{ff21}\u{ff22}", "AB"),
+            ("a\u{3000}b", "a b"),
+            ("\u{2460}", "1"),
+            ("e\u{301}", "\u{e9}"),
+        ];
+        let mut out = String::new();
+        for (input, expected) in cases {
+            map.normalize(input, &mut out);
+            assert_eq!(out, *expected, "{input:?}");
+        }
+        let err = Normalizer::from_json(
+            &serde_json::json!({"type": "Precompiled", "precompiled_charsmap": "AAAA"}),
+            "normalizer",
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("normalizer.precompiled_charsmap"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn forms() {
         let cases = [
