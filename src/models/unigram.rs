@@ -15,9 +15,12 @@
 //! Costs: O(n · L) for a piece of n bytes and tokens of at most L bytes. The tokens starting at a
 //! position come from one walk over a [`Trie`] (one array step per byte), not from hashing every
 //! candidate. The lattice lives in per-thread scratch vectors that only grow, so a piece allocates
-//! nothing once they are large enough.
+//! nothing once they are large enough. Words repeat (`▁the`, `▁of`): a bounded per-thread cache
+//! of segmented pieces answers most of them with one hash look-up, as the BPE model's cache does
+//! (its gain there was measured; for Unigram the machine was too loaded for a clean figure yet).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -43,22 +46,39 @@ const UNREACHED: BestPath = BestPath {
     id: 0,
 };
 
-/// Per-thread scratch: the lattice and the tokens found walking back.
+/// Pieces up to this many bytes are cached after segmenting; longer ones are rare.
+const CACHED_PIECE_BYTES: usize = 64;
+
+/// The cache is emptied when it holds this many pieces (a bound on memory per thread).
+const CACHE_CAPACITY: usize = 1 << 15;
+
+/// Gives each model its own cache identity, so that one thread can use several models.
+static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Per-thread scratch: the lattice, the tokens found walking back, the piece cache.
 struct Scratch {
     best: Vec<BestPath>,
     /// (start, end, id) of the tokens, last first.
     tokens: Vec<(u32, u32, u32)>,
+    /// The model whose pieces `cache` holds.
+    cache_model: u64,
+    cache: FxHashMap<Box<[u8]>, Box<[u32]>>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch { best: Vec::new(), tokens: Vec::new() })
-    };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        best: Vec::new(),
+        tokens: Vec::new(),
+        cache_model: 0,
+        cache: FxHashMap::default(),
+    });
 }
 
 /// A Unigram model.
 #[derive(Debug, Clone)]
 pub struct Unigram {
+    /// This model's identity in the per-thread piece caches.
+    cache_id: u64,
     trie: Trie,
     /// Score of each id.
     scores: Vec<f64>,
@@ -100,6 +120,7 @@ impl Unigram {
             table
         });
         Ok(Unigram {
+            cache_id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
             trie,
             scores: vocab.iter().map(|(_, s)| *s).collect(),
             ids,
@@ -116,7 +137,23 @@ impl Unigram {
         }
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let Scratch { best, tokens } = &mut *scratch;
+            let Scratch {
+                best,
+                tokens,
+                cache_model,
+                cache,
+            } = &mut *scratch;
+            let cacheable = piece.len() <= CACHED_PIECE_BYTES;
+            if cacheable {
+                if *cache_model != self.cache_id {
+                    cache.clear();
+                    *cache_model = self.cache_id;
+                }
+                if let Some(ids) = cache.get(piece) {
+                    out.extend_from_slice(ids);
+                    return;
+                }
+            }
             self.viterbi(piece, best);
             tokens.clear();
             let mut end = piece.len();
@@ -125,7 +162,14 @@ impl Unigram {
                 tokens.push((node.start, end as u32, node.id));
                 end = node.start as usize;
             }
+            let start = out.len();
             self.emit(piece, tokens, out);
+            if cacheable {
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(piece.into(), out[start..].into());
+            }
         });
     }
 
