@@ -400,9 +400,22 @@ BROKEN = [
         "normalizer.precompiled_charsmap: invalid base64",
     ),
     (
-        {"normalizer": {"type": "BertNormalizer", "strip_accents": "yes"}},
+        {
+            "normalizer": {
+                "type": "BertNormalizer",
+                "clean_text": True,
+                "handle_chinese_chars": True,
+                "strip_accents": "yes",
+                "lowercase": True,
+            }
+        },
         "TokenizerFileError",
         "normalizer.strip_accents",
+    ),
+    (
+        {"normalizer": {"type": "BertNormalizer", "lowercase": True}},
+        "TokenizerFileError",
+        "normalizer.clean_text: missing field",
     ),
     (
         {"pre_tokenizer": {"type": "Metaspace", "replacement": "ab"}},

@@ -108,7 +108,8 @@ impl Normalizer {
                 right: required_bool(value, "strip_right", path)?,
             },
             "BertNormalizer" => {
-                let lowercase = bool_or(value, "lowercase", path, true)?;
+                // Every field is required, as in `tokenizers` (only `strip_accents` may be absent).
+                let lowercase = required_bool(value, "lowercase", path)?;
                 let strip_accents = match value.get("strip_accents") {
                     None | Some(Value::Null) => lowercase,
                     Some(Value::Bool(b)) => *b,
@@ -120,8 +121,8 @@ impl Normalizer {
                     }
                 };
                 Normalizer::Bert {
-                    clean_text: bool_or(value, "clean_text", path, true)?,
-                    handle_chinese_chars: bool_or(value, "handle_chinese_chars", path, true)?,
+                    clean_text: required_bool(value, "clean_text", path)?,
+                    handle_chinese_chars: required_bool(value, "handle_chinese_chars", path)?,
                     strip_accents,
                     lowercase,
                 }
@@ -237,11 +238,6 @@ impl Normalizer {
             Normalizer::Nfkd => out.extend(text.nfkd().map(|(c, _)| c)),
         }
     }
-}
-
-/// An optional boolean with a default (absent or null), as serde's defaults in `tokenizers`.
-fn bool_or(value: &Value, name: &str, path: &str, default: bool) -> Result<bool> {
-    crate::load::json::opt_bool(value, name, path, default)
 }
 
 /// A required boolean field.
