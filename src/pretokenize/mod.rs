@@ -53,6 +53,8 @@ pub struct Pieces {
     /// A byte at position `p` of `text` that is not inserted came from position
     /// `p - (number of inserted positions < p)` of the text given to `reset`. `tokenizers` aligns
     /// an inserted space with the character that follows it (same original offsets).
+    /// `Metaspace` rewrites its pieces (`' '` becomes the 3-byte `▁`) and clears this list: after
+    /// it, positions no longer map back by counting insertions (offsets will need a per-piece map).
     pub inserted: Vec<usize>,
     /// Scratch: the ranges being built by a pass.
     next_ranges: Vec<Range<usize>>,
