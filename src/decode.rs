@@ -11,6 +11,7 @@ use crate::byte_alphabet;
 use crate::error::{Error, Result};
 use crate::load::json::{field_str, opt_usize, type_of};
 use crate::normalize::ReplacePattern;
+use crate::pretokenize::Metaspace;
 
 /// A decoder, as a tokenizer.json names it.
 #[derive(Debug)]
@@ -38,6 +39,31 @@ pub enum Decoder {
         /// How many to strip at most from the end.
         stop: usize,
     },
+    /// SentencePiece's `▁` back to spaces (see [`Metaspace::decode_token`]).
+    Metaspace(Metaspace),
+    /// WordPiece: tokens joined with spaces except continuations, whose prefix is removed; then
+    /// optionally BERT's clean-up of spaces before punctuation and contractions.
+    WordPiece {
+        /// The continuing-subword prefix (`##`).
+        prefix: String,
+        /// Apply the clean-up.
+        cleanup: bool,
+    },
+    /// Classic BPE: the end-of-word suffix becomes a space (nothing after the last token).
+    Bpe {
+        /// The end-of-word suffix (`</w>`).
+        suffix: String,
+    },
+    /// CTC (speech models): repeated tokens collapsed, the pad token removed, the word delimiter
+    /// turned into a space and the clean-up applied (with `cleanup`).
+    Ctc {
+        /// The blank token.
+        pad_token: String,
+        /// The token between words.
+        word_delimiter_token: String,
+        /// Apply the clean-up and the delimiter replacement.
+        cleanup: bool,
+    },
     /// Each decoder in turn.
     Sequence(Vec<Decoder>),
 }
@@ -49,6 +75,19 @@ impl Decoder {
             "ByteLevel" => Decoder::ByteLevel,
             "ByteFallback" => Decoder::ByteFallback,
             "Fuse" => Decoder::Fuse,
+            "Metaspace" => Decoder::Metaspace(Metaspace::from_json(value, path)?),
+            "WordPiece" => Decoder::WordPiece {
+                prefix: field_str(value, "prefix", path)?.to_owned(),
+                cleanup: field_bool(value, "cleanup", path)?,
+            },
+            "BPEDecoder" => Decoder::Bpe {
+                suffix: field_str(value, "suffix", path)?.to_owned(),
+            },
+            "CTC" => Decoder::Ctc {
+                pad_token: field_str(value, "pad_token", path)?.to_owned(),
+                word_delimiter_token: field_str(value, "word_delimiter_token", path)?.to_owned(),
+                cleanup: field_bool(value, "cleanup", path)?,
+            },
             "Replace" => Decoder::Replace {
                 pattern: ReplacePattern::from_json(value, path)?,
                 content: field_str(value, "content", path)?.to_owned(),
@@ -133,6 +172,63 @@ impl Decoder {
                 .collect(),
             Decoder::ByteFallback => byte_fallback(tokens),
             Decoder::Fuse => vec![tokens.concat()],
+            Decoder::Metaspace(metaspace) => tokens
+                .iter()
+                .enumerate()
+                .map(|(i, token)| metaspace.decode_token(i, token))
+                .collect(),
+            Decoder::WordPiece { prefix, cleanup } => tokens
+                .into_iter()
+                .enumerate()
+                .map(|(i, token)| {
+                    let token = if i == 0 {
+                        token
+                    } else if let Some(rest) = token.strip_prefix(prefix.as_str()) {
+                        rest.to_owned()
+                    } else {
+                        format!(" {token}")
+                    };
+                    if *cleanup {
+                        wordpiece_cleanup(&token)
+                    } else {
+                        token
+                    }
+                })
+                .collect(),
+            Decoder::Bpe { suffix } => {
+                let last = tokens.len().wrapping_sub(1);
+                tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, token)| {
+                        // `str::replace` with an empty pattern inserts between characters, as the
+                        // reference does.
+                        token.replace(suffix.as_str(), if i == last { "" } else { " " })
+                    })
+                    .collect()
+            }
+            Decoder::Ctc {
+                pad_token,
+                word_delimiter_token,
+                cleanup,
+            } => {
+                let mut out = Vec::with_capacity(tokens.len());
+                let mut previous: Option<&str> = None;
+                for token in &tokens {
+                    if previous == Some(token.as_str()) {
+                        continue;
+                    }
+                    previous = Some(token);
+                    let mut text = token.replace(pad_token.as_str(), "");
+                    if *cleanup {
+                        text = wordpiece_cleanup(&text).replace(word_delimiter_token.as_str(), " ");
+                    }
+                    if !text.is_empty() {
+                        out.push(text);
+                    }
+                }
+                out
+            }
             Decoder::Strip {
                 content,
                 start,
@@ -145,6 +241,32 @@ impl Decoder {
                 .iter()
                 .fold(tokens, |tokens, step| step.decode_chain(tokens)),
         }
+    }
+}
+
+/// BERT's clean-up of decoded text: no space before `.`, `?`, `!`, `,` and in contractions.
+fn wordpiece_cleanup(text: &str) -> String {
+    text.replace(" .", ".")
+        .replace(" ?", "?")
+        .replace(" !", "!")
+        .replace(" ,", ",")
+        .replace(" ' ", "'")
+        .replace(" n't", "n't")
+        .replace(" 'm", "'m")
+        .replace(" do not", " don't")
+        .replace(" 's", "'s")
+        .replace(" 've", "'ve")
+        .replace(" 're", "'re")
+}
+
+/// A required boolean field.
+fn field_bool(value: &Value, name: &str, path: &str) -> Result<bool> {
+    match value.get(name) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(Error::invalid(format!(
+            "{path}.{name}: expected true or false"
+        ))),
+        None => Err(Error::invalid(format!("{path}.{name}: missing field"))),
     }
 }
 
@@ -256,6 +378,74 @@ mod tests {
         assert_eq!(decoder.decode(tokens.clone()), "Hello wéx\u{FFFD}");
         let tokens = strings(&["▁Hello", "▁w", "<0xC3>", "<0xA9>", "<0xFF>", "x"]);
         assert_eq!(decoder.decode(tokens), "Hello w\u{FFFD}\u{FFFD}\u{FFFD}x");
+    }
+
+    #[test]
+    fn word_level_decoders_match_tokenizers() {
+        let parse = |json: &str| {
+            Decoder::from_json(&serde_json::from_str(json).unwrap(), "decoder").unwrap()
+        };
+        let wordpiece_tokens =
+            strings(&["hello", "##ing", "world", ".", "don", "'", "t", "##s", "!"]);
+        // (decoder, tokens, expected); expectations from tokenizers 0.23.3's `decode`.
+        let cases: &[(&str, Vec<String>, &str)] = &[
+            (
+                r###"{"type": "WordPiece", "prefix": "##", "cleanup": true}"###,
+                wordpiece_tokens.clone(),
+                "helloing world. don ' ts!",
+            ),
+            (
+                r###"{"type": "WordPiece", "prefix": "##", "cleanup": false}"###,
+                wordpiece_tokens,
+                "helloing world . don ' ts !",
+            ),
+            (
+                r###"{"type": "BPEDecoder", "suffix": "</w>"}"###,
+                strings(&["hel", "lo</w>", "wor", "ld</w>"]),
+                "hello world",
+            ),
+            (
+                r###"{"type": "BPEDecoder", "suffix": "</w>"}"###,
+                strings(&[]),
+                "",
+            ),
+            (
+                r###"{"type": "CTC", "pad_token": "<pad>", "word_delimiter_token": "|", "cleanup": true}"###,
+                strings(&[
+                    "<pad>", "h", "h", "e", "<pad>", "l", "l", "<pad>", "l", "o", "|", "w", "o",
+                    "r", "l", "d", "|", "'", "s",
+                ]),
+                "hello world 's",
+            ),
+            (
+                r###"{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"}"###,
+                strings(&[
+                    "\u{2581}Hey",
+                    "\u{2581}my",
+                    "\u{2581}friend",
+                    "\u{2581}",
+                    "\u{2581}\u{2581}x",
+                ]),
+                "Hey my friend   x",
+            ),
+            (
+                r###"{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never"}"###,
+                strings(&["\u{2581}Hey", "\u{2581}my"]),
+                " Hey my",
+            ),
+        ];
+        for (json, tokens, expected) in cases {
+            assert_eq!(parse(json).decode(tokens.clone()), *expected, "{json}");
+        }
+        let err = Decoder::from_json(
+            &serde_json::from_str(r###"{"type": "CTC", "pad_token": "<pad>"}"###).unwrap(),
+            "decoder",
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("decoder.word_delimiter_token"),
+            "{err}"
+        );
     }
 
     #[test]

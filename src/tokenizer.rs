@@ -67,6 +67,8 @@ pub(crate) struct TokenTable {
 pub struct Tokenizer {
     pub(crate) added: AddedVocabulary,
     pub(crate) has_normalized_added: bool,
+    /// Whether a pre-tokenizer needs to know which piece starts the input (Metaspace `first`).
+    needs_origin: bool,
     pub(crate) normalizer: Option<Normalizer>,
     pub(crate) pre_tokenizer: Option<PreTokenizer>,
     pub(crate) model: Model,
@@ -91,9 +93,13 @@ impl Tokenizer {
         table: TokenTable,
     ) -> Self {
         let has_normalized_added = added.tokens().iter().any(|t| t.normalized);
+        let needs_origin = pre_tokenizer
+            .as_ref()
+            .is_some_and(PreTokenizer::needs_origin);
         let mut tokenizer = Tokenizer {
             added,
             has_normalized_added,
+            needs_origin,
             normalizer,
             pre_tokenizer,
             model,
@@ -222,6 +228,8 @@ impl Tokenizer {
                             }
                             None => raw,
                         };
+                        let at_origin =
+                            self.needs_origin && range.start == 0 && self.keeps_first_char(raw);
                         if match_normalized {
                             normalized_segments.clear();
                             if matches!(specials, SpecialTokens::NonSpecial) {
@@ -233,13 +241,16 @@ impl Tokenizer {
                             for inner in normalized_segments.iter() {
                                 match inner {
                                     Segment::Token { id, .. } => out.push(*id),
-                                    Segment::Text(r) => {
-                                        self.encode_plain(&text[r.clone()], pieces, out)
-                                    }
+                                    Segment::Text(r) => self.encode_plain(
+                                        &text[r.clone()],
+                                        at_origin && r.start == 0,
+                                        pieces,
+                                        out,
+                                    ),
                                 }
                             }
                         } else {
-                            self.encode_plain(text, pieces, out);
+                            self.encode_plain(text, at_origin, pieces, out);
                         }
                     }
                 }
@@ -247,11 +258,30 @@ impl Tokenizer {
         });
     }
 
-    /// Pre-tokenizes normalized text and runs the model on each piece.
-    fn encode_plain(&self, text: &str, pieces: &mut Pieces, out: &mut Vec<u32>) {
+    /// Whether the first character of a raw segment leaves something at the start of its
+    /// normalized text: `tokenizers` gives a piece the original offset of its first normalized
+    /// character, so a piece starts the input only when that character was not removed.
+    fn keeps_first_char(&self, raw: &str) -> bool {
+        let Some(first) = raw.chars().next() else {
+            return false;
+        };
+        match &self.normalizer {
+            None => true,
+            Some(normalizer) => {
+                let mut buffer = [0u8; 4];
+                let mut out = String::new();
+                normalizer.normalize(first.encode_utf8(&mut buffer), &mut out);
+                !out.is_empty()
+            }
+        }
+    }
+
+    /// Pre-tokenizes normalized text and runs the model on each piece. `at_origin`: the text
+    /// starts the input (original offset 0).
+    fn encode_plain(&self, text: &str, at_origin: bool, pieces: &mut Pieces, out: &mut Vec<u32>) {
         match &self.pre_tokenizer {
             Some(pre_tokenizer) => {
-                pieces.reset(text);
+                pieces.reset_at(text, at_origin);
                 pre_tokenizer.pre_tokenize(pieces);
                 for piece in pieces.iter() {
                     self.model.encode_piece(piece.as_bytes(), out);

@@ -40,7 +40,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # --- what is tested ----------------------------------------------------------------------------
 
 #: The tokenizer.json files (tokenizers/<name>/tokenizer.json) whose whole pipeline ferrotok
-#: implements: byte-level BPE, and SentencePiece-style BPE with byte fallback.
+#: implements: byte-level BPE, SentencePiece-style BPE with byte fallback, WordPiece (BERT) and
+#: Unigram with a precompiled charsmap (ALBERT, T5).
 HF_TOKENIZERS = (
     "gpt2",
     "gpt-4-cl100k",
@@ -50,6 +51,9 @@ HF_TOKENIZERS = (
     "clip-vit-base-patch32",
     "mistral-7b-v0.1",
     "llama-2-7b-reconstructed",
+    "bert-base-uncased",
+    "albert-base-v2",
+    "t5-legal-small-fr-en",
 )
 #: tiktoken encodings; p50k_edit shares p50k_base's ranks and adds FIM special tokens.
 TIKTOKEN_ENCODINGS = ("r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base")

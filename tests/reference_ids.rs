@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use ferrotok::Tokenizer;
 use serde_json::Value;
 
-/// The tokenizer.json files whose whole pipeline ferrotok implements so far.
+/// The tokenizer.json files whose whole pipeline ferrotok implements so far: all of them.
 const HF_TOKENIZERS: &[&str] = &[
     "gpt2",
     "gpt-4-cl100k",
@@ -18,6 +18,9 @@ const HF_TOKENIZERS: &[&str] = &[
     "clip-vit-base-patch32",
     "mistral-7b-v0.1",
     "llama-2-7b-reconstructed",
+    "bert-base-uncased",
+    "albert-base-v2",
+    "t5-legal-small-fr-en",
 ];
 
 fn data_dir() -> PathBuf {

@@ -13,8 +13,8 @@ use crate::added::{AddedToken, AddedVocabulary};
 use crate::byte_alphabet;
 use crate::decode::Decoder;
 use crate::error::{Error, ErrorKind, Result};
-use crate::load::json::{as_id, field_id, field_str, kind, opt_bool, opt_str, type_of};
-use crate::models::{Bpe, BpeOptions, Model, Units};
+use crate::load::json::{as_id, field_id, field_str, kind, opt_bool, opt_str, opt_usize, type_of};
+use crate::models::{Bpe, BpeOptions, Model, Unigram, Units, WordLevel, WordPiece};
 use crate::normalize::Normalizer;
 use crate::postprocess::PostProcessor;
 use crate::pretokenize::PreTokenizer;
@@ -73,6 +73,9 @@ fn build(root: &Value) -> Result<Tokenizer> {
         .ok_or_else(|| Error::invalid("model: missing field"))?;
     let (model, mut tokens) = match type_of(model_json, "model")? {
         "BPE" => load_bpe(model_json, byte_level)?,
+        "WordPiece" => load_wordpiece(model_json)?,
+        "WordLevel" => load_wordlevel(model_json)?,
+        "Unigram" => load_unigram(model_json)?,
         other => {
             return Err(Error::unsupported(format!(
                 "model: model type {other:?} is not supported"
@@ -88,7 +91,11 @@ fn build(root: &Value) -> Result<Tokenizer> {
         }
     }
     // HF ignores the ids written in `added_tokens` and assigns them itself (see `assign_ids`).
-    let model_vocab_size = ids.len() as u32;
+    // HF's `get_vocab_size` of the model: Unigram counts its list (a repeated token twice).
+    let model_vocab_size = match model {
+        Model::Unigram(_) => tokens.len() as u32,
+        _ => ids.len() as u32,
+    };
     let added = crate::added::assign_ids(
         load_added_tokens(root)?,
         &|content: &str| ids.get(content).copied(),
@@ -240,6 +247,86 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
     };
     let bpe = Bpe::from_merges(vocab, &merges, units, &options)?;
     Ok((Model::Bpe(bpe), tokens))
+}
+
+/// A vocabulary as a map (token → id) and as a table (id → token).
+type VocabTables = (FxHashMap<String, u32>, Vec<Option<String>>);
+
+/// Reads a `{token: id}` vocabulary object; returns the map and the id → token table.
+fn load_vocab_object(model: &Value, path: &str) -> Result<VocabTables> {
+    let vocab_json = model
+        .get("vocab")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::invalid(format!("{path}.vocab: missing or not an object")))?;
+    let mut vocab: FxHashMap<String, u32> = FxHashMap::default();
+    vocab.reserve(vocab_json.len());
+    let mut tokens: Vec<Option<String>> = Vec::new();
+    for (token, id) in vocab_json {
+        let id = as_id(id, &format!("{path}.vocab[{token:?}]"))?;
+        if tokens.len() <= id as usize {
+            tokens.resize(id as usize + 1, None);
+        }
+        tokens[id as usize] = Some(token.clone());
+        vocab.insert(token.clone(), id);
+    }
+    Ok((vocab, tokens))
+}
+
+/// Reads a `WordPiece` model; every field is required, as in `tokenizers`.
+fn load_wordpiece(model: &Value) -> Result<(Model, Vec<Option<String>>)> {
+    let path = "model";
+    let (vocab, tokens) = load_vocab_object(model, path)?;
+    let unk_token = field_str(model, "unk_token", path)?;
+    let prefix = field_str(model, "continuing_subword_prefix", path)?;
+    let max_chars = opt_usize(model, "max_input_chars_per_word", path)?
+        .ok_or_else(|| Error::invalid(format!("{path}.max_input_chars_per_word: missing field")))?;
+    let wordpiece = WordPiece::new(&vocab, unk_token, prefix, max_chars)?;
+    Ok((Model::WordPiece(wordpiece), tokens))
+}
+
+/// Reads a `WordLevel` model.
+fn load_wordlevel(model: &Value) -> Result<(Model, Vec<Option<String>>)> {
+    let path = "model";
+    let (vocab, tokens) = load_vocab_object(model, path)?;
+    let unk_token = field_str(model, "unk_token", path)?;
+    let wordlevel = WordLevel::new(&vocab, unk_token)?;
+    Ok((Model::WordLevel(wordlevel), tokens))
+}
+
+/// Reads a `Unigram` model: `vocab` is a list of `[token, score]`, the id is the position.
+fn load_unigram(model: &Value) -> Result<(Model, Vec<Option<String>>)> {
+    let path = "model";
+    let list = model
+        .get("vocab")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::invalid(format!("{path}.vocab: missing or not a list")))?;
+    let mut vocab = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let pair = entry.as_array().filter(|p| p.len() == 2);
+        let parsed = pair.and_then(|p| Some((p[0].as_str()?.to_owned(), p[1].as_f64()?)));
+        let Some(pair) = parsed else {
+            return Err(Error::invalid(format!(
+                "{path}.vocab[{i}]: expected [token, score]"
+            )));
+        };
+        vocab.push(pair);
+    }
+    if vocab.is_empty() {
+        return Err(Error::invalid(format!(
+            "{path}.vocab: the vocabulary is empty"
+        )));
+    }
+    let unk_id = opt_usize(model, "unk_id", path)?.ok_or_else(|| {
+        Error::unsupported(format!(
+            "{path}.unk_id: a Unigram model without unk_id is not supported \
+             (tokenizers fails on the first unknown character)"
+        ))
+    })?;
+    let byte_fallback = opt_bool(model, "byte_fallback", path, false)?;
+    let unigram = Unigram::new(&vocab, unk_id, byte_fallback)?;
+    // The id → token table keeps the first spelling of each id (ids are positions).
+    let tokens = vocab.into_iter().map(|(t, _)| Some(t)).collect();
+    Ok((Model::Unigram(unigram), tokens))
 }
 
 /// Reads `added_tokens`.

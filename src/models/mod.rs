@@ -3,14 +3,30 @@
 //! Components are enums, not trait objects: the compiler sees every variant and dispatch is a match.
 
 pub mod bpe;
+pub mod trie;
+pub mod unigram;
+pub mod wordlevel;
+pub mod wordpiece;
 
 pub use bpe::{Bpe, BpeOptions, Units};
+pub use unigram::Unigram;
+pub use wordlevel::WordLevel;
+pub use wordpiece::WordPiece;
 
 /// A tokenization model.
+// One model per tokenizer, never moved on a hot path: the variants' tables stay inline (boxing
+// would add an indirection to every piece encoded).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Model {
     /// Byte-pair encoding (HF `BPE`, and every `.tiktoken` encoding).
     Bpe(Bpe),
+    /// Greedy longest-match-first subwords (BERT).
+    WordPiece(WordPiece),
+    /// SentencePiece's unigram language model: the best-scoring segmentation.
+    Unigram(Unigram),
+    /// One token per piece.
+    WordLevel(WordLevel),
 }
 
 impl Model {
@@ -19,6 +35,9 @@ impl Model {
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
         match self {
             Model::Bpe(bpe) => bpe.encode_piece(piece, out),
+            Model::WordPiece(model) => model.encode_piece(piece, out),
+            Model::Unigram(model) => model.encode_piece(piece, out),
+            Model::WordLevel(model) => model.encode_piece(piece, out),
         }
     }
 }

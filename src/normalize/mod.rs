@@ -1,16 +1,32 @@
 //! Normalizers: rewrite the text before it is pre-tokenized.
 //!
-//! The Unicode normalization forms, `Lowercase`, `Replace`, `Prepend` and `Sequence` live here so far; each
-//! normalizer works on a whole segment of text and writes the result into a caller's buffer, so
-//! the hot path allocates nothing once the buffer has grown.
+//! Every normalizer of `tokenizers` lives here: the Unicode normalization forms, `Lowercase`,
+//! `Replace`, `Prepend`, `BertNormalizer`, `Strip`, `StripAccents`, `Precompiled` (SentencePiece's
+//! charsmap, in [`precompiled`]), `ByteLevel` and `Sequence`. Each normalizer works on a whole
+//! segment of text and writes the result into a caller's buffer, so the hot path allocates
+//! nothing once the buffer has grown.
+//!
+//! The character-by-character normalizers (BERT's clean-up, lowercasing, stripping, accents,
+//! byte-level) are written as one loop over the input characters, each pushing what that one
+//! character becomes: the shape that can later report, for every output character, which input
+//! character it came from (the alignment offsets need). Character classes come from
+//! [`char_classes`], asked of the reference itself for every code point.
+
+pub(crate) mod char_classes;
+pub mod precompiled;
 
 use serde_json::Value;
-use unicode_normalization::{
+// The reference's own normalization crate (Unicode 9.0): a newer Unicode would decompose or
+// reorder characters the reference leaves alone.
+use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
+use self::char_classes::{is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE};
+pub use self::precompiled::Precompiled;
+use crate::byte_alphabet;
 use crate::error::{Error, Result};
-use crate::load::json::{field_str, type_of};
+use crate::load::json::{field_str, kind, type_of};
 use crate::pretokenize::Regex;
 
 /// A normalizer, as a tokenizer.json names it.
@@ -36,6 +52,32 @@ pub enum Normalizer {
     },
     /// A string put before non-empty text (SentencePiece's `▁` for the first word).
     Prepend(String),
+    /// BERT's normalizer: control characters removed and whitespace turned into spaces
+    /// (`clean_text`), spaces around CJK ideographs, accents stripped (NFD, then the non-spacing
+    /// marks removed), lowercasing.
+    Bert {
+        /// Remove control characters, turn whitespace into `' '`.
+        clean_text: bool,
+        /// Put spaces around CJK ideographs.
+        handle_chinese_chars: bool,
+        /// Decompose and drop non-spacing marks (`null` in the file means: as `lowercase`).
+        strip_accents: bool,
+        /// Lowercase each character.
+        lowercase: bool,
+    },
+    /// Whitespace (Rust's `char::is_whitespace`) removed from the start and/or the end.
+    Strip {
+        /// Strip the start.
+        left: bool,
+        /// Strip the end.
+        right: bool,
+    },
+    /// Combining marks removed (no decomposition: pair it with NFD/NFKD).
+    StripAccents,
+    /// SentencePiece's precompiled character map.
+    Precompiled(Box<Precompiled>),
+    /// Every byte of the UTF-8 text spelled as its GPT-2 alphabet character.
+    ByteLevel,
     /// Each normalizer in turn.
     Sequence(Vec<Normalizer>),
 }
@@ -52,13 +94,53 @@ pub enum ReplacePattern {
 impl Normalizer {
     /// Builds a normalizer from its tokenizer.json object; `path` names it in errors.
     pub fn from_json(value: &Value, path: &str) -> Result<Self> {
-        let kind = type_of(value, path)?;
-        Ok(match kind {
+        let component = type_of(value, path)?;
+        Ok(match component {
             "NFC" => Normalizer::Nfc,
             "NFD" => Normalizer::Nfd,
             "NFKC" => Normalizer::Nfkc,
             "NFKD" => Normalizer::Nfkd,
             "Lowercase" => Normalizer::Lowercase,
+            "StripAccents" => Normalizer::StripAccents,
+            "ByteLevel" => Normalizer::ByteLevel,
+            "Strip" => Normalizer::Strip {
+                left: required_bool(value, "strip_left", path)?,
+                right: required_bool(value, "strip_right", path)?,
+            },
+            "BertNormalizer" => {
+                // Every field is required, as in `tokenizers` (only `strip_accents` may be absent).
+                let lowercase = required_bool(value, "lowercase", path)?;
+                let strip_accents = match value.get("strip_accents") {
+                    None | Some(Value::Null) => lowercase,
+                    Some(Value::Bool(b)) => *b,
+                    Some(other) => {
+                        return Err(Error::invalid(format!(
+                            "{path}.strip_accents: expected true, false or null, found {}",
+                            kind(other)
+                        )))
+                    }
+                };
+                Normalizer::Bert {
+                    clean_text: required_bool(value, "clean_text", path)?,
+                    handle_chinese_chars: required_bool(value, "handle_chinese_chars", path)?,
+                    strip_accents,
+                    lowercase,
+                }
+            }
+            "Precompiled" => {
+                let field = format!("{path}.precompiled_charsmap");
+                let blob = match value.get("precompiled_charsmap") {
+                    Some(Value::String(s)) => s,
+                    Some(other) => {
+                        return Err(Error::invalid(format!(
+                            "{field}: expected a base64 string, found {}",
+                            kind(other)
+                        )))
+                    }
+                    None => return Err(Error::invalid(format!("{field}: missing field"))),
+                };
+                Normalizer::Precompiled(Box::new(Precompiled::from_base64(blob, &field)?))
+            }
             "Prepend" => Normalizer::Prepend(field_str(value, "prepend", path)?.to_owned()),
             "Replace" => Normalizer::Replace {
                 pattern: ReplacePattern::from_json(value, path)?,
@@ -116,6 +198,32 @@ impl Normalizer {
                 out.push_str(text)
             }
             Normalizer::Lowercase => out.extend(text.chars().flat_map(char::to_lowercase)),
+            Normalizer::Bert {
+                clean_text,
+                handle_chinese_chars,
+                strip_accents,
+                lowercase,
+            } => bert(
+                text,
+                *clean_text,
+                *handle_chinese_chars,
+                *strip_accents,
+                *lowercase,
+                out,
+            ),
+            Normalizer::Strip { left, right } => {
+                let mut rest = text;
+                if *left {
+                    rest = rest.trim_start_matches(|c| is(c, WHITESPACE));
+                }
+                if *right {
+                    rest = rest.trim_end_matches(|c| is(c, WHITESPACE));
+                }
+                out.push_str(rest);
+            }
+            Normalizer::StripAccents => out.extend(text.chars().filter(|&c| !is(c, COMBINING))),
+            Normalizer::Precompiled(map) => map.normalize(text, out),
+            Normalizer::ByteLevel => out.extend(text.bytes().map(byte_alphabet::byte_to_char)),
             Normalizer::Prepend(prefix) => {
                 if !text.is_empty() {
                     out.push_str(prefix);
@@ -123,10 +231,99 @@ impl Normalizer {
                 }
             }
             Normalizer::Replace { pattern, content } => pattern.replace_all(text, content, out),
-            Normalizer::Nfc => out.extend(text.nfc()),
-            Normalizer::Nfd => out.extend(text.nfd()),
-            Normalizer::Nfkc => out.extend(text.nfkc()),
-            Normalizer::Nfkd => out.extend(text.nfkd()),
+            // Each output character comes with its change count (what alignments need later).
+            Normalizer::Nfc => out.extend(text.nfc().map(|(c, _)| c)),
+            Normalizer::Nfd => out.extend(text.nfd().map(|(c, _)| c)),
+            Normalizer::Nfkc => out.extend(text.nfkc().map(|(c, _)| c)),
+            Normalizer::Nfkd => out.extend(text.nfkd().map(|(c, _)| c)),
+        }
+    }
+}
+
+/// A required boolean field.
+fn required_bool(value: &Value, name: &str, path: &str) -> Result<bool> {
+    match value.get(name) {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(Error::invalid(format!(
+            "{path}.{name}: expected true or false, found {}",
+            kind(other)
+        ))),
+        None => Err(Error::invalid(format!("{path}.{name}: missing field"))),
+    }
+}
+
+/// The CJK ideograph ranges of BERT's `handle_chinese_chars` (its own definition, not a Unicode
+/// property).
+fn is_chinese_char(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    )
+}
+
+/// BERT's normalizer, in the reference's order: clean-up and CJK spacing (one pass, character by
+/// character), then NFD with the non-spacing marks dropped, then lowercasing.
+fn bert(
+    text: &str,
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+    out: &mut String,
+) {
+    let push_lower = |c: char, out: &mut String| {
+        if !lowercase {
+            out.push(c);
+        } else if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    };
+    // First pass: clean-up and CJK spacing; lowercased now too unless accents are stripped in
+    // between (lowercasing must come after the decomposition).
+    let mut first = String::new();
+    let target: &mut String = if strip_accents { &mut first } else { out };
+    for c in text.chars() {
+        let mut c = c;
+        if clean_text {
+            if c == '\0' || c == '\u{FFFD}' || is(c, BERT_CONTROL) {
+                continue;
+            }
+            if is(c, BERT_SPACE) {
+                c = ' ';
+            }
+        }
+        if handle_chinese_chars && is_chinese_char(c) {
+            target.push(' ');
+            target.push(c);
+            target.push(' ');
+        } else if strip_accents {
+            target.push(c);
+        } else {
+            push_lower(c, target);
+        }
+    }
+    if strip_accents {
+        if is_nfd_quick(first.chars()) == IsNormalized::Yes {
+            for c in first.chars().filter(|&c| !is(c, BERT_NONSPACING)) {
+                push_lower(c, out);
+            }
+        } else {
+            for c in first
+                .nfd()
+                .map(|(c, _)| c)
+                .filter(|&c| !is(c, BERT_NONSPACING))
+            {
+                push_lower(c, out);
+            }
         }
     }
 }
@@ -180,6 +377,113 @@ impl ReplacePattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn component(name: &str) -> Normalizer {
+        let json = match name {
+            "bert_default" => {
+                r#"{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true}"#
+            }
+            "bert_cased_no_chinese" => {
+                r#"{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": false, "strip_accents": false, "lowercase": false}"#
+            }
+            "bert_strip_only" => {
+                r#"{"type": "BertNormalizer", "clean_text": false, "handle_chinese_chars": false, "strip_accents": true, "lowercase": false}"#
+            }
+            "strip_both" => r#"{"type": "Strip", "strip_left": true, "strip_right": true}"#,
+            "strip_left" => r#"{"type": "Strip", "strip_left": true, "strip_right": false}"#,
+            "strip_accents" => r#"{"type": "StripAccents"}"#,
+            "byte_level" => r#"{"type": "ByteLevel"}"#,
+            other => panic!("{other}"),
+        };
+        Normalizer::from_json(&serde_json::from_str(json).unwrap(), "normalizer").unwrap()
+    }
+
+    /// `(normalizer, input, expected)`; expectations from tokenizers 0.23.3's `normalize_str`
+    /// on the same normalizer.
+    #[rustfmt::skip]
+    const COMPONENT_CASES: &[(&str, &str, &str)] = &[
+        ("bert_default", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "hello world!"),
+        ("bert_default", " \u{4e2d}\u{6587} x ", "  \u{4e2d}  \u{6587}  x "),
+        ("bert_default", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "ae\u{df} \u{fb01}"),
+        ("bert_default", "  a b  ", "  a b  "),
+        ("bert_default", "\u{200b}x\u{a0}", "x "),
+        ("bert_cased_no_chinese", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo W\u{f6}rld!"),
+        ("bert_cased_no_chinese", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("bert_cased_no_chinese", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("bert_cased_no_chinese", "  a b  ", "  a b  "),
+        ("bert_cased_no_chinese", "\u{200b}x\u{a0}", "x "),
+        ("bert_strip_only", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "Hello\u{9}World\u{0}\u{fffd}!"),
+        ("bert_strip_only", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("bert_strip_only", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "AE\u{df} \u{fb01}"),
+        ("bert_strip_only", "  a b  ", "  a b  "),
+        ("bert_strip_only", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("strip_both", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_both", " \u{4e2d}\u{6587} x ", "\u{4e2d}\u{6587} x"),
+        ("strip_both", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("strip_both", "  a b  ", "a b"),
+        ("strip_both", "\u{200b}x\u{a0}", "\u{200b}x"),
+        ("strip_left", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_left", " \u{4e2d}\u{6587} x ", "\u{4e2d}\u{6587} x "),
+        ("strip_left", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}"),
+        ("strip_left", "  a b  ", "a b  "),
+        ("strip_left", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("strip_accents", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!"),
+        ("strip_accents", " \u{4e2d}\u{6587} x ", " \u{4e2d}\u{6587} x "),
+        ("strip_accents", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c5}\u{c9}\u{df} \u{fb01}"),
+        ("strip_accents", "  a b  ", "  a b  "),
+        ("strip_accents", "\u{200b}x\u{a0}", "\u{200b}x\u{a0}"),
+        ("byte_level", "H\u{e9}llo\u{9}W\u{f6}rld\u{0}\u{fffd}!", "H\u{c3}\u{a9}llo\u{109}W\u{c3}\u{b6}rld\u{100}\u{ef}\u{bf}\u{bd}!"),
+        ("byte_level", " \u{4e2d}\u{6587} x ", "\u{120}\u{e4}\u{b8}\u{143}\u{e6}\u{138}\u{129}\u{120}x\u{120}"),
+        ("byte_level", "\u{c5}\u{c9}\u{301}\u{df} \u{fb01}", "\u{c3}\u{127}\u{c3}\u{12b}\u{cc}\u{123}\u{c3}\u{141}\u{120}\u{ef}\u{ac}\u{123}"),
+        ("byte_level", "  a b  ", "\u{120}\u{120}a\u{120}b\u{120}\u{120}"),
+        ("byte_level", "\u{200b}x\u{a0}", "\u{e2}\u{122}\u{12d}x\u{c2}\u{142}"),
+    ];
+
+    #[test]
+    fn components_match_tokenizers() {
+        let mut out = String::new();
+        for (name, input, expected) in COMPONENT_CASES {
+            component(name).normalize(input, &mut out);
+            assert_eq!(out, *expected, "{name} on {input:?}");
+        }
+    }
+
+    #[test]
+    fn precompiled_charsmap_of_albert() {
+        // The charsmap of albert-base-v2's tokenizer.json (NFKC-based with SentencePiece's
+        // extra rules); expectations from tokenizers 0.23.3's `Precompiled.normalize_str`.
+        let dir = std::env::var_os("FERROTOK_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+            });
+        let path = dir.join("tokenizers/albert-base-v2/tokenizer.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let step = &doc["normalizer"]["normalizers"][5];
+        let map = Normalizer::from_json(step, "normalizer").unwrap();
+        let cases: &[(&str, &str)] = &[
+            ("abc", "abc"),
+            ("\u{fb01}", "fi"),
+            ("\u{ff21}\u{ff22}", "AB"),
+            ("a\u{3000}b", "a b"),
+            ("\u{2460}", "1"),
+            ("e\u{301}", "\u{e9}"),
+        ];
+        let mut out = String::new();
+        for (input, expected) in cases {
+            map.normalize(input, &mut out);
+            assert_eq!(out, *expected, "{input:?}");
+        }
+        let err = Normalizer::from_json(
+            &serde_json::json!({"type": "Precompiled", "precompiled_charsmap": "AAAA"}),
+            "normalizer",
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("normalizer.precompiled_charsmap"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn forms() {

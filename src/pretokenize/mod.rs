@@ -10,12 +10,17 @@
 //! once the buffer's vectors have grown; the buffer is meant to be reused across calls.
 //!
 //! Components: [`Split`] (literal or Oniguruma regex, five behaviors, `invert`), [`ByteLevel`]
-//! (GPT-2 prefix space and pattern; bytes stay raw), [`Digits`], and `Sequence`.
+//! (GPT-2 prefix space and pattern; bytes stay raw), [`Digits`], [`Metaspace`], the
+//! character-class splitters of [`CharSplit`] (`Whitespace`, `WhitespaceSplit`,
+//! `BertPreTokenizer`, `Punctuation`, `CharDelimiterSplit`, `UnicodeScripts`), and `Sequence`.
 
 mod byte_level;
+mod char_split;
 mod digits;
+mod metaspace;
 mod regex;
 pub mod scanners;
+mod script_classes;
 mod split;
 mod unicode_tables;
 
@@ -24,7 +29,9 @@ use std::ops::Range;
 use serde_json::{Map, Value};
 
 pub use self::byte_level::{ByteLevel, GPT2_PATTERN};
+pub use self::char_split::CharSplit;
 pub use self::digits::Digits;
+pub use self::metaspace::{Metaspace, PrependScheme};
 pub use self::regex::Regex;
 pub use self::split::{Split, SplitBehavior, SplitPattern};
 
@@ -46,6 +53,8 @@ pub struct Pieces {
     /// A byte at position `p` of `text` that is not inserted came from position
     /// `p - (number of inserted positions < p)` of the text given to `reset`. `tokenizers` aligns
     /// an inserted space with the character that follows it (same original offsets).
+    /// `Metaspace` rewrites its pieces (`' '` becomes the 3-byte `▁`) and clears this list: after
+    /// it, positions no longer map back by counting insertions (offsets will need a per-piece map).
     pub inserted: Vec<usize>,
     /// Scratch: the ranges being built by a pass.
     next_ranges: Vec<Range<usize>>,
@@ -55,6 +64,9 @@ pub struct Pieces {
     next_text: String,
     /// Scratch: the inserted positions being rebuilt.
     next_inserted: Vec<usize>,
+    /// Whether byte 0 of `text` is at offset 0 of the original input (Metaspace's `first`
+    /// scheme prepends only to the piece that starts there).
+    pub at_origin: bool,
 }
 
 impl Pieces {
@@ -67,6 +79,12 @@ impl Pieces {
     /// one split). An empty `text` gives no pieces: `tokenizers` drops the empty split at the
     /// first pre-tokenizer, and an empty piece produces no tokens anyway.
     pub fn reset(&mut self, text: &str) {
+        self.reset_at(text, true);
+    }
+
+    /// Like [`Pieces::reset`], saying whether `text` starts at offset 0 of the original input.
+    pub fn reset_at(&mut self, text: &str, at_origin: bool) {
+        self.at_origin = at_origin;
         self.text.clear();
         self.text.push_str(text);
         self.ranges.clear();
@@ -160,6 +178,10 @@ pub enum PreTokenizer {
     ByteLevel(ByteLevel),
     /// Numbers apart from the rest.
     Digits(Digits),
+    /// SentencePiece's `▁` for spaces, prepended, and cut before.
+    Metaspace(Metaspace),
+    /// Cuts by character class (whitespace, punctuation, a delimiter).
+    Chars(CharSplit),
     /// Each pre-tokenizer in turn, each cutting the pieces of the previous one.
     Sequence(Vec<PreTokenizer>),
 }
@@ -175,11 +197,24 @@ impl PreTokenizer {
             PreTokenizer::ByteLevel(byte_level) => byte_level.pre_tokenize(pieces),
             PreTokenizer::Digits(digits) => pieces
                 .resplit(|text, piece, marks, out| digits.split_piece(text, piece, marks, out)),
+            PreTokenizer::Metaspace(metaspace) => metaspace.pre_tokenize(pieces),
+            PreTokenizer::Chars(split) => {
+                pieces.resplit(|text, piece, marks, out| split.split_piece(text, piece, marks, out))
+            }
             PreTokenizer::Sequence(steps) => {
                 for step in steps {
                     step.pre_tokenize(pieces);
                 }
             }
+        }
+    }
+
+    /// True when a `Metaspace` with the `first` scheme needs to know which piece starts the input.
+    pub fn needs_origin(&self) -> bool {
+        match self {
+            PreTokenizer::Metaspace(m) => m.prepend_scheme == PrependScheme::First,
+            PreTokenizer::Sequence(steps) => steps.iter().any(PreTokenizer::needs_origin),
+            _ => false,
         }
     }
 
@@ -189,7 +224,10 @@ impl PreTokenizer {
         match self {
             PreTokenizer::ByteLevel(_) => true,
             PreTokenizer::Sequence(steps) => steps.iter().any(PreTokenizer::is_byte_level),
-            PreTokenizer::Split(_) | PreTokenizer::Digits(_) => false,
+            PreTokenizer::Split(_)
+            | PreTokenizer::Digits(_)
+            | PreTokenizer::Metaspace(_)
+            | PreTokenizer::Chars(_) => false,
         }
     }
 
@@ -232,6 +270,35 @@ impl PreTokenizer {
                     Some(_) => bool_field(object, "use_regex", path)?,
                 },
             })),
+            "Metaspace" => Ok(PreTokenizer::Metaspace(Metaspace::from_json(value, path)?)),
+            "Whitespace" => Ok(PreTokenizer::Chars(CharSplit::Whitespace)),
+            "WhitespaceSplit" => Ok(PreTokenizer::Chars(CharSplit::WhitespaceSplit)),
+            "BertPreTokenizer" => Ok(PreTokenizer::Chars(CharSplit::Bert)),
+            "UnicodeScripts" => Ok(PreTokenizer::Chars(CharSplit::UnicodeScripts)),
+            "Punctuation" => {
+                let behavior = match object.get("behavior") {
+                    None => SplitBehavior::Isolated,
+                    Some(_) => {
+                        let name = string_field(object, "behavior", path)?;
+                        SplitBehavior::from_name(name).ok_or_else(|| {
+                            Error::invalid(format!(
+                                "{path}.behavior: unknown split behavior {name:?}"
+                            ))
+                        })?
+                    }
+                };
+                Ok(PreTokenizer::Chars(CharSplit::Punctuation(behavior)))
+            }
+            "CharDelimiterSplit" => {
+                let delimiter = string_field(object, "delimiter", path)?;
+                let mut chars = delimiter.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Ok(PreTokenizer::Chars(CharSplit::Delimiter(c))),
+                    _ => Err(Error::invalid(format!(
+                        "{path}.delimiter: expected one character, found {delimiter:?}"
+                    ))),
+                }
+            }
             "Digits" => Ok(PreTokenizer::Digits(Digits {
                 individual_digits: bool_field(object, "individual_digits", path)?,
             })),
@@ -410,8 +477,11 @@ mod tests {
     fn json_errors_name_the_path() {
         // (json, kind, text the message must contain)
         let cases = [
-            (r#"{"type": "Metaspace", "replacement": "_"}"#, ErrorKind::Unsupported, r#"pre_tokenizer: pre-tokenizer type "Metaspace""#),
-            (r#"{"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}]}"#, ErrorKind::Unsupported, "pre_tokenizer.pretokenizers[0]: "),
+            (r#"{"type": "FixedLength", "length": 5}"#, ErrorKind::Unsupported, r#"pre_tokenizer: pre-tokenizer type "FixedLength""#),
+            (r#"{"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "Nope"}]}"#, ErrorKind::Unsupported, "pre_tokenizer.pretokenizers[1]: "),
+            (r#"{"type": "Metaspace"}"#, ErrorKind::InvalidFile, "pre_tokenizer.replacement: missing field"),
+            (r#"{"type": "CharDelimiterSplit", "delimiter": "ab"}"#, ErrorKind::InvalidFile, "pre_tokenizer.delimiter: expected one character"),
+            (r#"{"type": "Punctuation", "behavior": "Nope"}"#, ErrorKind::InvalidFile, "pre_tokenizer.behavior: unknown split behavior"),
             (r#"{"type": "ByteLevel", "add_prefix_space": true}"#, ErrorKind::InvalidFile, "pre_tokenizer.trim_offsets: missing field"),
             (r#"{"type": "ByteLevel", "add_prefix_space": 1, "trim_offsets": true}"#, ErrorKind::InvalidFile, "pre_tokenizer.add_prefix_space: expected a boolean"),
             (r#"{"type": "Digits"}"#, ErrorKind::InvalidFile, "pre_tokenizer.individual_digits: missing field"),
