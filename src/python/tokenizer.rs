@@ -135,31 +135,49 @@ impl PyTokenizer {
         ids: &[u32],
         offsets: &[i64],
     ) -> PyResult<Bound<'py, PyList>> {
-        let table = match self.id_objects.get() {
-            Some(table) => Some(table),
-            None if ids.len() >= ID_TABLE_MIN_IDS => {
-                let max_id = self.inner.max_token_id();
-                let table: Box<[Py<PyAny>]> =
-                    (0..=max_id).map(|id| int_object(py, id).unbind()).collect();
-                Some(self.id_objects.get_or_init(|| table))
-            }
-            None => None,
-        };
-        let documents = offsets.windows(2).map(|bounds| {
-            let document = &ids[bounds[0] as usize..bounds[1] as usize];
-            match table {
-                Some(table) => PyList::new(
-                    py,
-                    document.iter().map(|&id| match table.get(id as usize) {
-                        Some(int) => int.clone_ref(py).into_bound(py),
-                        None => int_object(py, id),
-                    }),
-                ),
-                None => PyList::new(py, document),
-            }
-        });
-        let lists = documents.collect::<PyResult<Vec<_>>>()?;
+        let table = self.id_table(py, ids.len());
+        let lists = offsets
+            .windows(2)
+            .map(|bounds| id_list(py, table, &ids[bounds[0] as usize..bounds[1] as usize]))
+            .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, lists)
+    }
+
+    /// The table of int objects, made now if `ids` (about to be converted) are enough to pay
+    /// for it; `None` for a small conversion before any large one.
+    fn id_table(&self, py: Python<'_>, ids: usize) -> Option<&[Py<PyAny>]> {
+        if let Some(table) = self.id_objects.get() {
+            return Some(table);
+        }
+        if ids < ID_TABLE_MIN_IDS {
+            return None;
+        }
+        let max_id = self.inner.max_token_id();
+        let table: Box<[Py<PyAny>]> = (0..=max_id).map(|id| int_object(py, id).unbind()).collect();
+        Some(self.id_objects.get_or_init(|| table))
+    }
+
+    /// One document's ids as a list (see [`PyTokenizer::id_lists`]).
+    fn ids_list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
+        id_list(py, self.id_table(py, ids.len()), ids)
+    }
+}
+
+/// `ids` as a list of ints, taken from `table` when there is one.
+fn id_list<'py>(
+    py: Python<'py>,
+    table: Option<&[Py<PyAny>]>,
+    ids: &[u32],
+) -> PyResult<Bound<'py, PyList>> {
+    match table {
+        Some(table) => PyList::new(
+            py,
+            ids.iter().map(|&id| match table.get(id as usize) {
+                Some(int) => int.clone_ref(py).into_bound(py),
+                None => int_object(py, id),
+            }),
+        ),
+        None => PyList::new(py, ids),
     }
 }
 
@@ -233,13 +251,14 @@ impl PyTokenizer {
     }
 
     #[pyo3(signature = (text, add_special_tokens=true))]
-    fn encode(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: PyBackedStr,
         add_special_tokens: bool,
-    ) -> PyResult<Vec<u32>> {
-        Ok(py.detach(|| guard(|| Ok(self.inner.encode(&text, add_special_tokens))))?)
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| guard(|| Ok(self.inner.encode(&text, add_special_tokens))))?;
+        self.ids_list(py, &ids)
     }
 
     #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
@@ -306,8 +325,13 @@ impl PyTokenizer {
         Ok(py.detach(|| guard(|| Ok(self.inner.count(&text, add_special_tokens))))?)
     }
 
-    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<u32>> {
-        Ok(py.detach(|| guard(|| Ok(self.inner.encode_ordinary(&text))))?)
+    fn encode_ordinary<'py>(
+        &self,
+        py: Python<'py>,
+        text: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| guard(|| Ok(self.inner.encode_ordinary(&text))))?;
+        self.ids_list(py, &ids)
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
@@ -325,13 +349,13 @@ impl PyTokenizer {
     }
 
     #[pyo3(signature = (text, allowed))]
-    fn encode_with_special(
+    fn encode_with_special<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: PyBackedStr,
         allowed: Option<Vec<String>>,
-    ) -> PyResult<Vec<u32>> {
-        Ok(py.detach(|| {
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| {
             guard(|| {
                 let matcher = self.inner.special_matcher(allowed.as_deref())?;
                 let mut out = Vec::with_capacity(text.len() / 4 + 1);
@@ -339,7 +363,8 @@ impl PyTokenizer {
                     .encode_with(&text, SpecialTokens::Only(&matcher), &mut out);
                 Ok(out)
             })
-        })?)
+        })?;
+        self.ids_list(py, &ids)
     }
 
     #[pyo3(signature = (texts, allowed, num_threads=None))]
