@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::utf8_len;
 use crate::error::{Error, Result};
 
 /// Pieces with at most this many units are merged by the quadratic scan; longer ones by the heap.
@@ -656,18 +657,6 @@ impl Bpe {
             at = next[at];
         }
         len
-    }
-}
-
-/// The length of the UTF-8 sequence that starts with `first`.
-#[inline]
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xFF => 4,
-        _ => 1,
     }
 }
 

@@ -13,6 +13,18 @@ pub use unigram::Unigram;
 pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;
 
+/// The length of the UTF-8 sequence that starts with `first`.
+#[inline]
+pub(crate) fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xFF => 4,
+        _ => 1,
+    }
+}
+
 /// A tokenization model.
 // One model per tokenizer, never moved on a hot path: the variants' tables stay inline (boxing
 // would add an indirection to every piece encoded).

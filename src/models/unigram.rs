@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustc_hash::FxHashMap;
 
 use super::trie::{Trie, ROOT};
+use super::utf8_len;
 use crate::error::{Error, Result};
 
 /// The reference's penalty for an unknown character, below the lowest score.
@@ -250,18 +251,6 @@ impl Unigram {
             }
             out.push(self.unk_id);
         }
-    }
-}
-
-/// The length of the UTF-8 sequence that starts with `first`.
-#[inline]
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xFF => 4,
-        _ => 1,
     }
 }
 

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use super::script_classes::script_class;
-use super::split::{apply_behavior, Marked, MatchList, SplitBehavior};
+use super::split::{split_by_char, Marked, SplitBehavior};
 use crate::normalize::char_classes::{classes, PUNCTUATION, REGEX_SPACE, WHITESPACE, WORD};
 
 /// A pre-tokenizer that cuts at characters of a class.
@@ -42,46 +42,24 @@ impl CharSplit {
         match *self {
             CharSplit::Whitespace => whitespace_runs(text, piece, out),
             CharSplit::WhitespaceSplit => {
-                by_predicate(text, piece, scratch, out, SplitBehavior::Removed, |c| {
+                split_by_char(text, piece, scratch, out, SplitBehavior::Removed, |c| {
                     classes(c) & WHITESPACE != 0
                 })
             }
             CharSplit::Bert => bert_pieces(text, piece, out),
             CharSplit::UnicodeScripts => script_pieces(text, piece, out),
             CharSplit::Punctuation(behavior) => {
-                by_predicate(text, piece, scratch, out, behavior, |c| {
+                split_by_char(text, piece, scratch, out, behavior, |c| {
                     classes(c) & PUNCTUATION != 0
                 })
             }
             CharSplit::Delimiter(delimiter) => {
-                by_predicate(text, piece, scratch, out, SplitBehavior::Removed, |c| {
+                split_by_char(text, piece, scratch, out, SplitBehavior::Removed, |c| {
                     c == delimiter
                 })
             }
         }
     }
-}
-
-/// Every character for which `matches` holds is a one-character match; then `behavior`.
-fn by_predicate(
-    text: &str,
-    piece: Range<usize>,
-    scratch: &mut Vec<Marked>,
-    out: &mut Vec<Range<usize>>,
-    behavior: SplitBehavior,
-    matches: impl Fn(char) -> bool,
-) {
-    scratch.clear();
-    let offset = piece.start;
-    let inside = &text[piece];
-    let mut list = MatchList::new(scratch, offset, inside.len(), false);
-    for (i, c) in inside.char_indices() {
-        if matches(c) {
-            list.add_match(i, i + c.len_utf8());
-        }
-    }
-    list.finish();
-    apply_behavior(scratch, behavior, out);
 }
 
 /// `UnicodeScripts`: a cut before every character whose script differs from the last script

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use super::split::{apply_behavior, Marked, MatchList, SplitBehavior};
+use super::split::{split_by_char, Marked, SplitBehavior};
 
 /// The `Digits` pre-tokenizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,22 +24,12 @@ impl Digits {
         scratch: &mut Vec<Marked>,
         out: &mut Vec<Range<usize>>,
     ) {
-        scratch.clear();
-        let offset = piece.start;
-        let inside = &text[piece];
-        let mut marks = MatchList::new(scratch, offset, inside.len(), false);
-        for (i, c) in inside.char_indices() {
-            if c.is_numeric() {
-                marks.add_match(i, i + c.len_utf8());
-            }
-        }
-        marks.finish();
         let behavior = if self.individual_digits {
             SplitBehavior::Isolated
         } else {
             SplitBehavior::Contiguous
         };
-        apply_behavior(scratch, behavior, out);
+        split_by_char(text, piece, scratch, out, behavior, char::is_numeric);
     }
 }
 

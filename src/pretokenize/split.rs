@@ -188,6 +188,28 @@ impl<'a> MatchList<'a> {
     }
 }
 
+/// Every character for which `matches` holds is a one-character match; then `behavior`.
+pub(crate) fn split_by_char(
+    text: &str,
+    piece: Range<usize>,
+    scratch: &mut Vec<Marked>,
+    out: &mut Vec<Range<usize>>,
+    behavior: SplitBehavior,
+    matches: impl Fn(char) -> bool,
+) {
+    scratch.clear();
+    let offset = piece.start;
+    let inside = &text[piece];
+    let mut list = MatchList::new(scratch, offset, inside.len(), false);
+    for (i, c) in inside.char_indices() {
+        if matches(c) {
+            list.add_match(i, i + c.len_utf8());
+        }
+    }
+    list.finish();
+    apply_behavior(scratch, behavior, out);
+}
+
 /// Turns a `find_matches` list into pieces with `behavior`, as `NormalizedString::split` does,
 /// and appends the non-empty ones to `out`.
 pub(crate) fn apply_behavior(
