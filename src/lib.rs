@@ -16,6 +16,7 @@
 pub mod added;
 pub mod byte_alphabet;
 pub mod decode;
+pub mod encoding;
 pub mod error;
 pub mod load;
 pub mod models;

@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use crate::added::{AddedToken, AddedVocabulary, Segment};
 use crate::decode::{self, Decoder};
+use crate::encoding::{PaddingParams, TruncationParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::Model;
 use crate::normalize::Normalizer;
@@ -79,6 +80,10 @@ pub struct Tokenizer {
     /// decoded_offsets[id]..decoded_offsets[id + 1]]`.
     decoded_bytes: Vec<u8>,
     decoded_offsets: Vec<u32>,
+    /// The file's own truncation settings (`"truncation"`), the default of the rich encode.
+    pub truncation: Option<TruncationParams>,
+    /// The file's own padding settings (`"padding"`), the default of the rich encode.
+    pub padding: Option<PaddingParams>,
 }
 
 impl Tokenizer {
@@ -108,6 +113,8 @@ impl Tokenizer {
             table,
             decoded_bytes: Vec::new(),
             decoded_offsets: Vec::new(),
+            truncation: None,
+            padding: None,
         };
         if let Some(decoder) = tokenizer.decoder.as_ref().filter(|d| d.is_per_token()) {
             let mut bytes = Vec::new();

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::added::{AddedToken, AddedVocabulary};
 use crate::byte_alphabet;
 use crate::decode::Decoder;
+use crate::encoding::{PaddingParams, TruncationParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::json::{as_id, field_id, field_str, kind, opt_bool, opt_str, opt_usize, type_of};
 use crate::models::{Bpe, BpeOptions, Model, Unigram, Units, WordLevel, WordPiece};
@@ -128,7 +129,7 @@ fn build(root: &Value) -> Result<Tokenizer> {
         ids,
         special,
     };
-    Ok(Tokenizer::assemble(
+    let mut tokenizer = Tokenizer::assemble(
         added,
         normalizer,
         pre_tokenizer,
@@ -136,7 +137,14 @@ fn build(root: &Value) -> Result<Tokenizer> {
         post_processor,
         decoder,
         table,
-    ))
+    );
+    tokenizer.truncation = component(root, "truncation")
+        .map(|v| TruncationParams::from_json(v, "truncation"))
+        .transpose()?;
+    tokenizer.padding = component(root, "padding")
+        .map(|v| PaddingParams::from_json(v, "padding"))
+        .transpose()?;
+    Ok(tokenizer)
 }
 
 /// Reads a `BPE` model. Returns the model and the id → token string table of its vocabulary.

@@ -22,6 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
@@ -162,6 +163,8 @@ pub struct Bpe {
     fuse_unk: bool,
     prefix: Option<Vec<u8>>,
     suffix: Option<Vec<u8>>,
+    /// id → token bytes, built on the first call that needs token spans (offsets).
+    id_bytes: OnceLock<Vec<Vec<u8>>>,
 }
 
 /// Per id: may a whole-piece lookup hit stand for the merge result? `tokenizers` without
@@ -351,6 +354,7 @@ impl Bpe {
             fuse_unk: options.fuse_unk,
             prefix,
             suffix,
+            id_bytes: OnceLock::new(),
         };
         let initial = if options.ignore_merges {
             // HF (`ignore_merges`) and tiktoken both return a vocabulary hit without merging.
@@ -372,6 +376,72 @@ impl Bpe {
                 .collect();
         }
         Ok(model)
+    }
+
+    /// The byte range of `piece` that each of `ids` (its encoding) covers, as the reference's
+    /// `Word` records it: a token its own bytes (without the continuing-subword prefix and the
+    /// end-of-word suffix), a byte-fallback token one byte, the unknown token the unit or fused
+    /// run of units it stands for.
+    pub fn piece_spans(&self, piece: &[u8], ids: &[u32], out: &mut Vec<(usize, usize)>) {
+        let id_bytes = self.id_bytes.get_or_init(|| {
+            let len = self.vocab.values().max().map_or(0, |&m| m as usize + 1);
+            let mut table = vec![Vec::new(); len];
+            for (bytes, &id) in &self.vocab {
+                table[id as usize].clone_from(bytes);
+            }
+            table
+        });
+        let unit_len = |at: usize| match self.units {
+            Units::Bytes => 1,
+            Units::Chars => utf8_len(piece[at]).min(piece.len() - at),
+        };
+        // Whether the unit at `at` is missing from the vocabulary and has no byte fallback.
+        let unknown_at = |at: usize| {
+            let end = at + unit_len(at);
+            let mut key = Vec::new();
+            if at > 0 {
+                key.extend(self.prefix.iter().flatten());
+            }
+            key.extend_from_slice(&piece[at..end]);
+            if end == piece.len() {
+                key.extend(self.suffix.iter().flatten());
+            }
+            !self.vocab.contains_key(&key)
+                && !self
+                    .byte_fallback_ids
+                    .as_ref()
+                    .is_some_and(|fallback| key.iter().all(|&b| fallback[b as usize].is_some()))
+        };
+        let mut at = 0;
+        for &id in ids {
+            let start = at.min(piece.len());
+            let mut bytes: &[u8] = id_bytes.get(id as usize).map_or(&[], Vec::as_slice);
+            if start > 0 {
+                if let Some(prefix) = &self.prefix {
+                    bytes = bytes.strip_prefix(&prefix[..]).unwrap_or(bytes);
+                }
+            }
+            if let Some(suffix) = &self.suffix {
+                if let Some(stripped) = bytes.strip_suffix(&suffix[..]) {
+                    if start + stripped.len() == piece.len() {
+                        bytes = stripped;
+                    }
+                }
+            }
+            let spelled = !bytes.is_empty() && piece[start..].starts_with(bytes);
+            if spelled {
+                at = start + bytes.len();
+            } else if Some(id) == self.unk_id && start < piece.len() {
+                at = start + unit_len(start);
+                while self.fuse_unk && at < piece.len() && unknown_at(at) {
+                    at += unit_len(at);
+                }
+            } else {
+                // A byte-fallback token.
+                at = (start + 1).min(piece.len());
+            }
+            out.push((start, at));
+        }
     }
 
     /// The vocabulary: token bytes and ids.

@@ -53,3 +53,62 @@ impl Model {
         }
     }
 }
+
+/// A token of one piece, with the byte range of the piece it covers (what offsets are made of).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PieceToken {
+    /// The token id.
+    pub id: u32,
+    /// Start of its byte range in the piece.
+    pub start: usize,
+    /// End of its byte range in the piece.
+    pub end: usize,
+    /// Its text in an Encoding when that is not its vocabulary entry (Unigram's unknown runs).
+    pub text: Option<String>,
+}
+
+impl PieceToken {
+    /// A token shown as its vocabulary entry.
+    pub fn new(id: u32, start: usize, end: usize) -> Self {
+        PieceToken {
+            id,
+            start,
+            end,
+            text: None,
+        }
+    }
+}
+
+impl Model {
+    /// Encodes one piece with each token's byte range in it: the slow path behind offsets. The
+    /// ids are those of [`Model::encode_piece`]. `tokens` is the id → token string table.
+    pub fn encode_piece_tokens(
+        &self,
+        piece: &[u8],
+        tokens: &[Option<String>],
+        out: &mut Vec<PieceToken>,
+    ) {
+        let mut ids = Vec::new();
+        let mut spans = Vec::new();
+        match self {
+            Model::Unigram(model) => return model.encode_piece_tokens(piece, out),
+            Model::Bpe(model) => {
+                model.encode_piece(piece, &mut ids);
+                model.piece_spans(piece, &ids, &mut spans);
+            }
+            Model::WordPiece(model) => {
+                model.encode_piece(piece, &mut ids);
+                model.piece_spans(piece, &ids, tokens, &mut spans);
+            }
+            Model::WordLevel(model) => {
+                model.encode_piece(piece, &mut ids);
+                spans.push((0, piece.len()));
+            }
+        }
+        out.extend(
+            ids.iter()
+                .zip(spans)
+                .map(|(&id, (start, end))| PieceToken::new(id, start, end)),
+        );
+    }
+}

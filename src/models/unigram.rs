@@ -174,6 +174,57 @@ impl Unigram {
         });
     }
 
+    /// Encodes one piece with each token's byte range and, for unknown runs, its text (the
+    /// reference's Encoding shows the run itself, not `<unk>`; its byte-fallback tokens each
+    /// cover the whole run). The slow path for offsets: no cache.
+    pub fn encode_piece_tokens(&self, piece: &[u8], out: &mut Vec<super::PieceToken>) {
+        if piece.is_empty() {
+            return;
+        }
+        let mut best = Vec::new();
+        self.viterbi(piece, &mut best);
+        let mut path = Vec::new();
+        let mut end = piece.len();
+        while end > 0 {
+            let node = best[end];
+            path.push((node.start as usize, end, node.id));
+            end = node.start as usize;
+        }
+        let mut i = path.len();
+        while i > 0 {
+            i -= 1;
+            let (start, end, id) = path[i];
+            if id != self.unk_id {
+                out.push(super::PieceToken::new(id, start, end));
+                continue;
+            }
+            let mut run_end = end;
+            while i > 0 && path[i - 1].2 == self.unk_id {
+                i -= 1;
+                run_end = path[i].1;
+            }
+            let text = &piece[start..run_end];
+            let spelled = String::from_utf8_lossy(text).into_owned();
+            if let Some(&id) = self.ids.get(text) {
+                out.push(super::PieceToken::new(id, start, run_end));
+                continue;
+            }
+            if let Some(fallback) = &self.byte_fallback_ids {
+                if text.iter().all(|&b| fallback[b as usize].is_some()) {
+                    for &b in text {
+                        let id = fallback[b as usize].unwrap_or(self.unk_id);
+                        out.push(super::PieceToken::new(id, start, run_end));
+                    }
+                    continue;
+                }
+            }
+            out.push(super::PieceToken {
+                text: Some(spelled),
+                ..super::PieceToken::new(self.unk_id, start, run_end)
+            });
+        }
+    }
+
     /// Fills `best[i]` with the best path over `piece[..i]` for every character boundary `i`.
     fn viterbi(&self, piece: &[u8], best: &mut Vec<BestPath>) {
         best.clear();

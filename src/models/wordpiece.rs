@@ -25,6 +25,8 @@ pub struct WordPiece {
     continuation: Option<u32>,
     unk_id: u32,
     max_input_chars_per_word: usize,
+    /// The continuing-subword prefix (`##`), stripped from a token's spelling for its span.
+    prefix: String,
 }
 
 impl WordPiece {
@@ -51,6 +53,7 @@ impl WordPiece {
             continuation,
             unk_id,
             max_input_chars_per_word,
+            prefix: continuing_subword_prefix.to_owned(),
         })
     }
 
@@ -78,6 +81,36 @@ impl WordPiece {
             };
             out.push(id);
             start += end;
+        }
+    }
+
+    /// The byte range of `word` that each of `ids` (its encoding) covers: the unknown token
+    /// covers the whole word, as in the reference.
+    pub fn piece_spans(
+        &self,
+        word: &[u8],
+        ids: &[u32],
+        tokens: &[Option<String>],
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        if ids == [self.unk_id] {
+            out.push((0, word.len()));
+            return;
+        }
+        let mut at = 0;
+        for (i, &id) in ids.iter().enumerate() {
+            let token = tokens
+                .get(id as usize)
+                .and_then(Option::as_deref)
+                .unwrap_or("");
+            let spelled = if i > 0 {
+                token.strip_prefix(self.prefix.as_str()).unwrap_or(token)
+            } else {
+                token
+            };
+            let end = (at + spelled.len()).min(word.len());
+            out.push((at, end));
+            at = end;
         }
     }
 

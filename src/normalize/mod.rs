@@ -12,6 +12,7 @@
 //! character it came from (the alignment offsets need). Character classes come from
 //! [`char_classes`], asked of the reference itself for every code point.
 
+pub mod aligned;
 pub(crate) mod char_classes;
 pub mod precompiled;
 

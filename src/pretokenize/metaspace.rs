@@ -117,8 +117,12 @@ impl Metaspace {
             next_ranges,
             next_text,
             at_origin,
+            align,
+            next_align,
             ..
         } = pieces;
+        let tracked = !align.is_empty();
+        next_align.clear();
         let origin = *at_origin && ranges.first().is_some_and(|r| r.start == 0);
         next_text.clear();
         next_ranges.clear();
@@ -129,12 +133,16 @@ impl Metaspace {
             let start = next_text.len();
             let prepend = match self.prepend_scheme {
                 PrependScheme::Always => true,
+                // With alignments the reference's own test is exact: does the piece's first
+                // byte come from offset 0 of the input?
+                PrependScheme::First if tracked => align[range.start].0 == 0,
                 PrependScheme::First => *at_origin && range.start == 0,
                 PrependScheme::Never => false,
             };
             let starts_with_replacement =
                 piece.starts_with(' ') || piece.starts_with(self.replacement);
-            if prepend && !starts_with_replacement {
+            let prepended = prepend && !starts_with_replacement;
+            if prepended {
                 next_text.push_str(replacement);
             }
             for c in piece.chars() {
@@ -142,6 +150,22 @@ impl Metaspace {
                     next_text.push_str(replacement);
                 } else {
                     next_text.push(c);
+                }
+            }
+            if tracked {
+                // The prepended replacement stands for the piece's first character; a
+                // replaced space keeps the space's range.
+                if prepended {
+                    next_align.extend(std::iter::repeat_n(align[range.start], replacement.len()));
+                }
+                for (i, c) in piece.char_indices() {
+                    let span = align[range.start + i];
+                    let len = if c == ' ' {
+                        replacement.len()
+                    } else {
+                        c.len_utf8()
+                    };
+                    next_align.extend(std::iter::repeat_n(span, len));
                 }
             }
             let end = next_text.len();
@@ -162,6 +186,9 @@ impl Metaspace {
         }
         std::mem::swap(text, next_text);
         std::mem::swap(ranges, next_ranges);
+        if tracked {
+            std::mem::swap(align, next_align);
+        }
         // The text was rewritten piece by piece: positions no longer follow the input's. The
         // first piece still starts the input when it did before.
         inserted.clear();

@@ -37,6 +37,7 @@ pub use self::split::{Split, SplitBehavior, SplitPattern};
 
 use self::split::Marked;
 use crate::error::{Error, Result};
+use crate::normalize::aligned::{Aligned, Span};
 
 /// A working buffer and the pieces cut from it so far. `text` may be rewritten by a pre-tokenizer
 /// that changes content (ByteLevel's add_prefix_space inserts a space before pieces); `ranges` are
@@ -67,6 +68,13 @@ pub struct Pieces {
     /// Whether byte 0 of `text` is at offset 0 of the original input (Metaspace's `first`
     /// scheme prepends only to the piece that starts there).
     pub at_origin: bool,
+    /// When offsets are wanted ([`Pieces::reset_aligned`]): for each byte of `text`, the range of
+    /// the original input it stands for, kept up to date by the pre-tokenizers that rewrite the
+    /// text (an inserted character takes the range of the one it is put before, as in the
+    /// reference). Empty otherwise.
+    pub align: Vec<Span>,
+    /// Scratch: the alignments being rebuilt.
+    next_align: Vec<Span>,
 }
 
 impl Pieces {
@@ -84,6 +92,22 @@ impl Pieces {
 
     /// Like [`Pieces::reset`], saying whether `text` starts at offset 0 of the original input.
     pub fn reset_at(&mut self, text: &str, at_origin: bool) {
+        self.align.clear();
+        self.reset_text(text, at_origin);
+    }
+
+    /// Like [`Pieces::reset`], for normalized text with its alignments: the pre-tokenizers keep
+    /// `align` in step with `text`. The piece starting at byte 0 starts the input when its
+    /// first byte comes from offset 0 of the original.
+    pub fn reset_aligned(&mut self, text: &Aligned, shift: usize) {
+        let at_origin = text.align.first().is_some_and(|span| shift + span.0 == 0);
+        self.reset_text(&text.text, at_origin);
+        self.align.clear();
+        self.align
+            .extend(text.align.iter().map(|&(s, e)| (s + shift, e + shift)));
+    }
+
+    fn reset_text(&mut self, text: &str, at_origin: bool) {
         self.at_origin = at_origin;
         self.text.clear();
         self.text.push_str(text);
@@ -138,6 +162,8 @@ impl Pieces {
         }
         self.next_text.clear();
         self.next_inserted.clear();
+        self.next_align.clear();
+        let tracked = !self.align.is_empty();
         let mut old_inserted = self.inserted.iter().copied().peekable();
         let mut copied = 0; // bytes of the old text copied so far
         for range in self.ranges.iter_mut() {
@@ -158,6 +184,15 @@ impl Pieces {
                 self.next_text.push(' ');
             }
             self.next_text.push_str(&self.text[range.clone()]);
+            if tracked {
+                self.next_align
+                    .extend_from_slice(&self.align[copied..range.start]);
+                if needs_space {
+                    self.next_align.push(self.align[range.start]);
+                }
+                self.next_align
+                    .extend_from_slice(&self.align[range.clone()]);
+            }
             copied = range.end;
             *range = start..self.next_text.len();
         }
@@ -166,6 +201,10 @@ impl Pieces {
         self.next_text.push_str(&self.text[copied..]);
         std::mem::swap(&mut self.text, &mut self.next_text);
         std::mem::swap(&mut self.inserted, &mut self.next_inserted);
+        if tracked {
+            self.next_align.extend_from_slice(&self.align[copied..]);
+            std::mem::swap(&mut self.align, &mut self.next_align);
+        }
     }
 }
 

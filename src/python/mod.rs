@@ -4,6 +4,7 @@
 //! run the core inside `py.detach` (the GIL released) and behind a panic guard, convert the result.
 //! No Python object enters the core or a rayon thread.
 
+mod encoding;
 mod errors;
 mod prepare;
 mod tokenizer;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<tokenizer::PyTokenizer>()?;
+    m.add_class::<encoding::PyEncoding>()?;
     m.add_class::<prepare::PyPreparer>()?;
     m.add(
         "BUILTIN_ENCODINGS",

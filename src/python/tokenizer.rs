@@ -8,6 +8,10 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use super::encoding::{
+    encode_rich_batch, padded_arrays, padding_args, padding_params, truncation_args,
+    truncation_params, PaddingArgs, PyEncoding, RichOptions, TruncationArgs,
+};
 use super::errors::guard;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
@@ -313,6 +317,71 @@ impl PyTokenizer {
         })?;
         let (ids, offsets) = py.detach(|| concat_flat(parts));
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
+    }
+
+    /// Encodes sequences or pairs with everything `tokenizers` reports (offsets, masks, word
+    /// and sequence ids, overflowing parts); truncation and padding as given (`None`: none).
+    #[pyo3(signature = (inputs, add_special_tokens=true, encode_special_tokens=false, truncation=None, padding=None, num_threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn encode_rich(
+        &self,
+        py: Python<'_>,
+        inputs: Vec<(PyBackedStr, Option<PyBackedStr>)>,
+        add_special_tokens: bool,
+        encode_special_tokens: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<PyEncoding>> {
+        let options = RichOptions {
+            add_special_tokens,
+            encode_special_tokens,
+            truncation: truncation_params(truncation)?,
+            padding: padding_params(padding)?,
+        };
+        let encodings = encode_rich_batch(py, &self.inner, &inputs, &options, num_threads)?;
+        Ok(encodings
+            .into_iter()
+            .map(|inner| PyEncoding { inner })
+            .collect())
+    }
+
+    /// Like `encode_rich`, returning padded numpy matrices (`input_ids`, `attention_mask`,
+    /// `token_type_ids`, `special_tokens_mask`, and `offset_mapping` if asked).
+    #[pyo3(signature = (inputs, add_special_tokens=true, encode_special_tokens=false, truncation=None, padding=None, return_offsets=false, num_threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn encode_padded_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: Vec<(PyBackedStr, Option<PyBackedStr>)>,
+        add_special_tokens: bool,
+        encode_special_tokens: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+        return_offsets: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let options = RichOptions {
+            add_special_tokens,
+            encode_special_tokens,
+            truncation: truncation_params(truncation)?,
+            padding: padding_params(padding)?,
+        };
+        let encodings = encode_rich_batch(py, &self.inner, &inputs, &options, num_threads)?;
+        padded_arrays(py, &encodings, return_offsets)
+    }
+
+    /// The tokenizer.json's `truncation` and `padding` settings (`None` when absent).
+    fn file_settings(&self) -> (Option<TruncationArgs>, Option<PaddingArgs>) {
+        (
+            self.inner.truncation.as_ref().map(truncation_args),
+            self.inner.padding.as_ref().map(padding_args),
+        )
+    }
+
+    /// The number of special tokens the post-processor adds to one sequence or a pair.
+    fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
+        self.inner.num_special_tokens_to_add(is_pair)
     }
 
     #[pyo3(signature = (text, add_special_tokens=true))]
