@@ -319,10 +319,13 @@ impl Step {
                 }
                 let wrap = |encoding: &Encoding, i: usize| {
                     let before = if i == 0 { cls } else { sep };
+                    // RoBERTa has no segments: type ids are 0, overflowing parts included.
+                    let mut inner = strip(encoding);
+                    inner.set_type_ids(0);
                     let mut wrapped = Encoding::merge(
                         [
                             Encoding::special(&[before.1], std::slice::from_ref(&before.0), 0),
-                            strip(encoding),
+                            inner,
                             Encoding::special(&[sep.1], std::slice::from_ref(&sep.0), 0),
                         ],
                         false,
