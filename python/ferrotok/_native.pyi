@@ -16,6 +16,7 @@ __all__ = [
     "InvalidUtf8Error",
     "InvalidInputError",
     "Tokenizer",
+    "Encoding",
     "Preparer",
     "BUILTIN_ENCODINGS",
 ]
@@ -29,6 +30,36 @@ class InvalidUtf8Error(TokenizerError): ...
 class InvalidInputError(TokenizerError): ...
 
 BUILTIN_ENCODINGS: list[str]
+
+_TruncationArgs = tuple[int, int, str, str]
+_PaddingArgs = tuple[int | None, str, int | None, int, int, str]
+
+@final
+class Encoding:
+    @property
+    def ids(self) -> list[int]: ...
+    @property
+    def type_ids(self) -> list[int]: ...
+    @property
+    def tokens(self) -> list[str]: ...
+    @property
+    def offsets(self) -> list[tuple[int, int]]: ...
+    @property
+    def word_ids(self) -> list[int | None]: ...
+    @property
+    def words(self) -> list[int | None]: ...
+    @property
+    def sequence_ids(self) -> list[int | None]: ...
+    @property
+    def special_tokens_mask(self) -> list[int]: ...
+    @property
+    def attention_mask(self) -> list[int]: ...
+    @property
+    def n_sequences(self) -> int: ...
+    @property
+    def overflowing(self) -> list[Encoding]: ...
+    def char_to_token(self, position: int, sequence_index: int = 0) -> int | None: ...
+    def __len__(self) -> int: ...
 
 @final
 class Tokenizer:
@@ -72,6 +103,35 @@ class Tokenizer:
         eos: int | None = None,
         num_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+    def encode_rich(
+        self,
+        inputs: Sequence[tuple[str, str | None]],
+        add_special_tokens: bool = True,
+        encode_special_tokens: bool = False,
+        truncation: _TruncationArgs | None = None,
+        padding: _PaddingArgs | None = None,
+        num_threads: int | None = None,
+    ) -> list[Encoding]: ...
+    def encode_padded_numpy(
+        self,
+        inputs: Sequence[tuple[str, str | None]],
+        add_special_tokens: bool = True,
+        encode_special_tokens: bool = False,
+        truncation: _TruncationArgs | None = None,
+        padding: _PaddingArgs | None = None,
+        return_offsets: bool = False,
+        num_threads: int | None = None,
+    ) -> dict[str, npt.NDArray[np.int64]]: ...
+    def post_process(
+        self,
+        encoding: Encoding,
+        pair: Encoding | None = None,
+        add_special_tokens: bool = True,
+        truncation: _TruncationArgs | None = None,
+        padding: _PaddingArgs | None = None,
+    ) -> Encoding: ...
+    def file_settings(self) -> tuple[_TruncationArgs | None, _PaddingArgs | None]: ...
+    def num_special_tokens_to_add(self, is_pair: bool) -> int: ...
     def count(self, text: str, add_special_tokens: bool = True) -> int: ...
     def encode_ordinary(self, text: str) -> list[int]: ...
     def encode_ordinary_batch(

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ferrotok import _native
+from ferrotok._native import Encoding as RichEncoding
 from ferrotok._native import Tokenizer as _NativeTokenizer
 from ferrotok.batch import EncodedBatch
+from ferrotok.batch_encoding import BatchEncoding, call
 
 __all__ = ["Tokenizer"]
 
@@ -143,6 +145,22 @@ class Tokenizer:
         tokenizer._builtin_name = name
         return tokenizer
 
+    @classmethod
+    def from_hf(cls, tokenizer: Any) -> Tokenizer:
+        """Converts a live `tokenizers.Tokenizer` or a transformers fast tokenizer.
+
+        Its current state (added tokens, padding and truncation settings) is carried over
+        through its JSON form; nothing is downloaded.
+        """
+        backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+        to_str = getattr(backend, "to_str", None)
+        if not callable(to_str):
+            raise TypeError(
+                "from_hf expects a tokenizers.Tokenizer or a transformers fast tokenizer, "
+                f"got {type(tokenizer).__name__}"
+            )
+        return cls.from_str(to_str())
+
     # ---------------------------------------------------------------- encoding
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
@@ -198,6 +216,79 @@ class Tokenizer:
             _text_list(texts), add_special_tokens, num_threads
         )
         return EncodedBatch(ids, offsets)
+
+    def __call__(
+        self,
+        text: str | Sequence[str],
+        text_pair: str | Sequence[str] | None = None,
+        *,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        stride: int = 0,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str = "right",
+        pad_id: int | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool = True,
+        return_attention_mask: bool = True,
+        return_offsets_mapping: bool = False,
+        return_special_tokens_mask: bool = False,
+        num_threads: int | None = None,
+    ) -> BatchEncoding:
+        """Model inputs, as a transformers tokenizer call gives them.
+
+        `text` is one text or a list (a batch); `text_pair` the second texts of pairs.
+        `padding`: `True`/`"longest"` or `"max_length"`; `truncation`: `True` or a strategy
+        (`"longest_first"`, `"only_first"`, `"only_second"`), on by default when `max_length`
+        is given. `return_tensors="np"` gives int64 matrices built in Rust, `"pt"` torch
+        tensors, `None` lists. The padding token is the file's, else a usual one of the
+        vocabulary (`[PAD]`, `<pad>`, ...), else `pad_id`.
+
+        >>> tok = Tokenizer.from_builtin("o200k_base")
+        >>> batch = tok(["hello world", "hi"], padding=True, pad_id=0, return_tensors="np")
+        >>> batch["input_ids"].tolist(), batch["attention_mask"].tolist()
+        ([[24912, 2375], [3686, 0]], [[1, 1], [1, 0]])
+        """
+        return call(
+            self,
+            text,
+            text_pair,
+            add_special_tokens=add_special_tokens,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            pad_id=pad_id,
+            return_tensors=return_tensors,
+            return_token_type_ids=return_token_type_ids,
+            return_attention_mask=return_attention_mask,
+            return_offsets_mapping=return_offsets_mapping,
+            return_special_tokens_mask=return_special_tokens_mask,
+            num_threads=num_threads,
+        )
+
+    def encode_rich(
+        self,
+        text: str,
+        text_pair: str | None = None,
+        add_special_tokens: bool = True,
+    ) -> RichEncoding:
+        """The full `Encoding` of a text or pair (ids, tokens, character offsets, masks, word
+        and sequence ids), with the file's own truncation and padding settings, exactly as
+        `tokenizers.Tokenizer.encode` gives it.
+
+        >>> enc = Tokenizer.from_builtin("o200k_base").encode_rich("Hello, world!")
+        >>> enc.tokens, enc.offsets
+        (['Hello', ',', 'Ġworld', '!'], [(0, 5), (5, 6), (6, 12), (12, 13)])
+        """
+        truncation, padding = self._native.file_settings()
+        return self._native.encode_rich(
+            [(text, text_pair)], add_special_tokens, False, truncation, padding
+        )[0]
 
     def count(self, text: str, add_special_tokens: bool = True) -> int:
         """The number of tokens of `text`: `len(encode(text))` without building the list.

@@ -44,6 +44,11 @@ impl PyEncoding {
     fn word_ids(&self) -> Vec<Option<u32>> {
         self.inner.words.clone()
     }
+    /// The old name of `word_ids`, kept by `tokenizers`.
+    #[getter]
+    fn words(&self) -> Vec<Option<u32>> {
+        self.inner.words.clone()
+    }
     #[getter]
     fn sequence_ids(&self) -> Vec<Option<usize>> {
         self.inner.sequence_ids()
@@ -74,6 +79,13 @@ impl PyEncoding {
     }
     fn __len__(&self) -> usize {
         self.inner.len()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Encoding(num_tokens={}, attributes=[ids, type_ids, tokens, offsets, attention_mask, \
+             special_tokens_mask, overflowing])",
+            self.inner.len()
+        )
     }
 }
 

@@ -371,6 +371,37 @@ impl PyTokenizer {
         padded_arrays(py, &encodings, return_offsets)
     }
 
+    /// Truncation, the post-processor and padding applied to encodings made without them (the
+    /// reference's `post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true, truncation=None, padding=None))]
+    fn post_process(
+        &self,
+        py: Python<'_>,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+    ) -> PyResult<PyEncoding> {
+        let truncation = truncation_params(truncation)?;
+        let padding = padding_params(padding)?;
+        let first = encoding.inner.clone();
+        let second = pair.map(|p| p.inner.clone());
+        let tok = &*self.inner;
+        let inner = py.detach(|| {
+            guard(|| {
+                let mut encoding =
+                    tok.post_process(first, second, add_special_tokens, truncation.as_ref())?;
+                if let Some(padding) = &padding {
+                    let length = padding.target_length(encoding.len());
+                    encoding.pad(length, padding);
+                }
+                Ok(encoding)
+            })
+        })?;
+        Ok(PyEncoding { inner })
+    }
+
     /// The tokenizer.json's `truncation` and `padding` settings (`None` when absent).
     fn file_settings(&self) -> (Option<TruncationArgs>, Option<PaddingArgs>) {
         (
