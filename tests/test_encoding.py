@@ -234,6 +234,48 @@ def test_compat_tokenizer_api(tokenizers: Tokenizers, tmp_path: Path) -> None:
         mine.encode(["pre", "tokenized"], is_pretokenized=True)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ["bert-base-uncased", "llama-3.1", "t5-legal-small-fr-en"])
+def test_added_token_options_inside_text(name: str, tokenizers: Tokenizers) -> None:
+    from tokenizers import AddedToken as HFAddedToken
+
+    hf = reference(tokenizers, name)
+    mine = compat.Tokenizer.from_file(tokenizers.tokenizer_json(name))
+    mine.no_truncation()
+    mine.no_padding()
+    options = [
+        ("<left>", {"lstrip": True}),
+        ("<right>", {"rstrip": True}),
+        ("<both>", {"lstrip": True, "rstrip": True, "normalized": False}),
+        ("word", {"single_word": True}),
+        ("Ünï", {"normalized": True}),
+        ("<raw>", {"normalized": False}),
+    ]
+    for content, extra in options:
+        assert mine.add_tokens([compat.AddedToken(content, **extra)]) == hf.add_tokens(
+            [HFAddedToken(content, **extra)]
+        )
+    assert mine.add_special_tokens(["<sp>"]) == hf.add_special_tokens(["<sp>"])
+    texts = [
+        "a <left> b  <right>  c<both>d",
+        "  <left><right>  <both>  ",
+        "word words sword word. (word)",
+        "ÜNÏ ünï Ünï x<raw>y <sp> <sp>text",
+        "<sp>",
+        " <left>",
+    ]
+    for flag in (False, True):
+        hf.encode_special_tokens = flag
+        mine.encode_special_tokens = flag
+        for text in texts:
+            for add in (True, False):
+                where = f"{name} {text!r} encode_special_tokens={flag} add={add}"
+                assert_same_encoding(
+                    mine.encode(text, add_special_tokens=add),
+                    hf.encode(text, add_special_tokens=add),
+                    where,
+                )
+
+
 def test_call_matches_padded_reference(tokenizers: Tokenizers) -> None:
     from tokenizers import Tokenizer as HF
 

@@ -85,6 +85,7 @@ class Tokenizer:
         truncation, padding = self._native.file_settings()
         self._truncation = truncation
         self._padding = padding
+        self._encode_special_tokens = False
 
     # ------------------------------------------------------------------ loading and saving
 
@@ -170,7 +171,7 @@ class Tokenizer:
         return self._native.encode_rich(
             inputs,
             add_special_tokens,
-            False,
+            self._encode_special_tokens,
             self._truncation_args(),
             self._padding_args(),
         )
@@ -188,6 +189,16 @@ class Tokenizer:
         return self._native.post_process(
             encoding, pair, add_special_tokens, self._truncation_args(), self._padding_args()
         )
+
+    @property
+    def encode_special_tokens(self) -> bool:
+        """When true, the text of special tokens is encoded as text (added tokens that are not
+        special are still matched), as in `tokenizers`."""
+        return self._encode_special_tokens
+
+    @encode_special_tokens.setter
+    def encode_special_tokens(self, value: bool) -> None:
+        self._encode_special_tokens = bool(value)
 
     def num_special_tokens_to_add(self, is_pair: bool) -> int:
         """How many special tokens the post-processor adds to one sequence or a pair."""
@@ -231,7 +242,7 @@ class Tokenizer:
         return {entry[0] for entry in vocab}
 
     def add_tokens(self, tokens: Sequence[str | AddedToken]) -> int:
-        """Adds tokens (not special); returns how many were not already added tokens."""
+        """Adds tokens (not special); returns how many were not added tokens already."""
         return self._add([self._added(t, special=False) for t in tokens])
 
     def add_special_tokens(self, tokens: Sequence[str | AddedToken]) -> int:
@@ -263,20 +274,24 @@ class Tokenizer:
                 "special": token.special,
             }
             if token.content in known:
-                known[token.content].update(entry)
+                # As in `tokenizers`: an added token is not added again (its options stay), but
+                # `add_special_tokens` still makes it special.
+                if token.special:
+                    known[token.content]["special"] = True
                 continue
+            # A token of the model's vocabulary keeps its id; it still counts as added.
             existing = self._native.token_to_id(token.content)
             entry["id"] = existing if existing is not None else next_id
             if existing is None:
                 next_id += 1
-                added += 1
+            added += 1
             entries.append(entry)
             known[token.content] = entry
         document = dict(self._document)
         document["added_tokens"] = entries
-        truncation, padding = self._truncation, self._padding
+        settings = self._truncation, self._padding, self._encode_special_tokens
         self.__init__(document)  # type: ignore[misc]
-        self._truncation, self._padding = truncation, padding
+        self._truncation, self._padding, self._encode_special_tokens = settings
         return added
 
     # ------------------------------------------------------------------ padding and truncation
