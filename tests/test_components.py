@@ -482,3 +482,46 @@ def test_component_errors_name_the_path(change: dict[str, Any], error: str, need
     with pytest.raises(getattr(ferrotok, error)) as info:
         ferrotok.Tokenizer.from_str(json.dumps(doc))
     assert needle in str(info.value)
+
+
+# --- BPE-dropout ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gpt2", "mistral-7b-v0.1", "clip-vit-base-patch32", "llama-3.1"])
+def test_bpe_dropout(name: str, tokenizers: Any, corpus: Any) -> None:
+    """Dropout 1.0 (no merge survives) is deterministic: compared id for id with the reference.
+    Between 0 and 1 the output is random in both libraries: it must decode like the reference's,
+    be no longer than the unmerged units, be longer than the merged output over the corpus, and
+    change from run to run."""
+    import ferrotok
+    from tokenizers import Tokenizer as HF
+
+    document = json.loads(tokenizers.tokenizer_json(name).read_text(encoding="utf-8"))
+    texts = [t for t in corpus.sample("en").texts[:40] + corpus.sample("ja").texts[:10] if t]
+
+    def both(dropout: float | None) -> tuple[Any, Any]:
+        document["model"]["dropout"] = dropout
+        text = json.dumps(document)
+        return ferrotok.Tokenizer.from_str(text), HF.from_str(text)
+
+    mine, hf = both(1.0)
+    assert mine.encode_batch(texts) == [e.ids for e in hf.encode_batch(texts)]
+    unmerged = [len(ids) for ids in mine.encode_batch(texts)]
+
+    mine, hf = both(None)
+    merged = [len(ids) for ids in mine.encode_batch(texts)]
+
+    mine, hf = both(0.3)
+    first = mine.encode_batch(texts)
+    second = mine.encode_batch(texts)
+    assert first != second
+    reference = [e.ids for e in hf.encode_batch(texts)]
+    assert mine.decode_batch(first) == hf.decode_batch(reference, skip_special_tokens=False)
+    # Skipping merges can take another path to fewer tokens on one text, not on a corpus.
+    for ids, high in zip(first, unmerged):
+        assert len(ids) <= high
+    assert sum(map(len, first)) > sum(merged)
+
+    document["model"]["dropout"] = 1.5
+    with pytest.raises(ferrotok.TokenizerFileError, match=r"model\.dropout"):
+        ferrotok.Tokenizer.from_str(json.dumps(document))

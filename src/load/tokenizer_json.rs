@@ -150,13 +150,23 @@ fn build(root: &Value) -> Result<Tokenizer> {
 /// Reads a `BPE` model. Returns the model and the id → token string table of its vocabulary.
 fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String>>)> {
     let path = "model";
-    if let Some(dropout) = model.get("dropout").and_then(Value::as_f64) {
-        if dropout > 0.0 {
-            return Err(Error::unsupported(format!(
-                "{path}.dropout: BPE dropout {dropout} is not supported (only null)"
-            )));
+    let dropout = match model.get("dropout") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Some(p as f32),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{path}.dropout: expected a probability between 0 and 1, found {n}"
+                )))
+            }
+        },
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "{path}.dropout: expected a number or null, found {}",
+                kind(other)
+            )))
         }
-    }
+    };
     let vocab_json = model
         .get("vocab")
         .and_then(Value::as_object)
@@ -247,6 +257,7 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
         continuing_subword_prefix: bytes_option("continuing_subword_prefix")?,
         end_of_word_suffix: bytes_option("end_of_word_suffix")?,
         ignore_merges: opt_bool(model, "ignore_merges", path, false)?,
+        dropout,
     };
     let units = if byte_level {
         Units::Bytes

@@ -128,6 +128,8 @@ pub struct BpeOptions {
     pub end_of_word_suffix: Option<Vec<u8>>,
     /// Look the whole piece up before merging (HF `ignore_merges`; always true for tiktoken).
     pub ignore_merges: bool,
+    /// BPE-dropout: each merge is skipped with this probability (`None` or 0: deterministic).
+    pub dropout: Option<f32>,
 }
 
 /// A byte-pair-encoding model.
@@ -165,6 +167,8 @@ pub struct Bpe {
     suffix: Option<Vec<u8>>,
     /// id → token bytes, built on the first call that needs token spans (offsets).
     id_bytes: OnceLock<Vec<Vec<u8>>>,
+    /// BPE-dropout probability, above 0 when set (see [`Bpe::merge_long`]).
+    dropout: Option<f32>,
 }
 
 /// Per id: may a whole-piece lookup hit stand for the merge result? `tokenizers` without
@@ -211,6 +215,31 @@ impl Clone for WholePieceFlags {
                 .collect(),
         )
     }
+}
+
+thread_local! {
+    /// The state of this thread's generator for BPE-dropout (xorshift64*), seeded from the
+    /// clock and the thread: dropout needs no reproducible stream, the reference's has none.
+    static RANDOM_STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let thread = FxBuildHasher.hash_one(std::thread::current().id());
+        (clock ^ thread) | 1
+    });
+}
+
+/// A uniform random number in `[0, 1)`.
+fn random_unit() -> f32 {
+    RANDOM_STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        // The top 24 bits of the xorshift64* output: every f32 in [0, 1) with 24-bit spacing.
+        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32) / (1u32 << 24) as f32
+    })
 }
 
 /// SentencePiece's word marker `▁` (U+2581), which stands for a space.
@@ -355,6 +384,7 @@ impl Bpe {
             prefix,
             suffix,
             id_bytes: OnceLock::new(),
+            dropout: options.dropout.filter(|&p| p > 0.0),
         };
         let initial = if options.ignore_merges {
             // HF (`ignore_merges`) and tiktoken both return a vocabulary hit without merging.
@@ -477,6 +507,14 @@ impl Bpe {
     /// Encodes one word (a piece that no merge crosses): whole-word lookup, cache, or merging.
     #[inline]
     fn encode_word(&self, piece: &[u8], out: &mut Vec<u32>) {
+        if let Some(dropout) = self.dropout {
+            // Random merges: no whole-piece shortcut and no cache (the reference bypasses both).
+            let start = out.len();
+            self.initial_units(piece, out);
+            let merged_len = self.merge_long(&mut out[start..], Some(dropout));
+            out.truncate(start + merged_len);
+            return;
+        }
         if let Some(&id) = self.vocab.get(piece) {
             match self.whole_piece.get(id) {
                 FLAG_WHOLE => {
@@ -530,7 +568,7 @@ impl Bpe {
             };
             self.merge_short(symbols, bytes)
         } else {
-            self.merge_long(symbols)
+            self.merge_long(symbols, None)
         };
         out.truncate(start + merged_len);
     }
@@ -671,8 +709,15 @@ impl Bpe {
 
     /// Merges in O(n log n) with a heap of candidate pairs over a linked list; stale heap entries
     /// are skipped when popped. Returns the new length (the survivors are compacted to the front).
-    fn merge_long(&self, symbols: &mut [u32]) -> usize {
+    ///
+    /// With `dropout` (BPE-dropout, as the reference's `Word::merge_all`): each merge taken from
+    /// the heap is skipped with that probability and set aside; the set-aside merges go back
+    /// into the heap as soon as one is not skipped. At 1.0 nothing merges.
+    fn merge_long(&self, symbols: &mut [u32], dropout: Option<f32>) -> usize {
         let n = symbols.len();
+        if n < 2 {
+            return n;
+        }
         const NONE: usize = usize::MAX;
         let mut next: Vec<usize> = (1..=n).collect();
         next[n - 1] = NONE;
@@ -693,7 +738,16 @@ impl Bpe {
                 )));
             }
         }
-        while let Some(Reverse((_, left, merged, pair))) = heap.pop() {
+        let mut skipped: Vec<Entry> = Vec::new();
+        while let Some(entry) = heap.pop() {
+            if let Some(p) = dropout {
+                if random_unit() < p {
+                    skipped.push(entry);
+                    continue;
+                }
+                heap.extend(skipped.drain(..));
+            }
+            let Reverse((_, left, merged, pair)) = entry;
             let right = next[left];
             if !alive[left] || right == NONE {
                 continue;
