@@ -337,3 +337,76 @@ def test_bad_truncation_settings_raise(tokenizers: Tokenizers) -> None:
     with pytest.raises(ValueError):
         mine.enable_truncation(8, strategy="nope")
     json.loads(mine.to_str())
+
+
+#: (tokenizer, padding token) for the comparison with transformers' tokenizer call.
+CALL_CASES = [
+    ("bert-base-uncased", "[PAD]"),
+    ("llama-3.1", "<|end_of_text|>"),
+    ("t5-legal-small-fr-en", "<pad>"),
+    ("clip-vit-base-patch32", "<|endoftext|>"),
+    ("mistral-7b-v0.1", "</s>"),
+]
+
+
+@pytest.mark.parametrize(("name", "pad_token"), CALL_CASES)
+def test_call_matches_transformers(
+    name: str, pad_token: str, tokenizers: Tokenizers, corpus: Corpus
+) -> None:
+    transformers = pytest.importorskip("transformers")
+    reference_tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(tokenizers.tokenizer_json(name)), pad_token=pad_token
+    )
+    tok = ferrotok.Tokenizer.from_hf(reference_tok)
+    pad_id = reference_tok.pad_token_id
+    texts = [t[:300] for t in sample_texts(corpus, 3_000)][:8]
+    pairs = [t[::-1] for t in texts]
+    calls: list[dict[str, Any]] = [
+        {"padding": True},
+        {"padding": True, "truncation": True, "max_length": 24},
+        {"padding": "max_length", "truncation": True, "max_length": 40, "padding_side": "left"},
+        {"truncation": "only_second", "max_length": 48, "padding": True, "pad_to_multiple_of": 8},
+        {"padding": True, "add_special_tokens": False},
+    ]
+    for options in calls:
+        for pair in (None, pairs):
+            for tensors in (None, "np"):
+                where = f"{name} {options} pair={pair is not None} tensors={tensors}"
+                if options.get("truncation") == "only_second" and pair is None:
+                    continue
+                try:
+                    expected = reference_tok(
+                        texts,
+                        pair,
+                        return_tensors=tensors,
+                        return_offsets_mapping=True,
+                        return_special_tokens_mask=True,
+                        **options,
+                    )
+                except Exception as error:  # the reference refuses: so must ferrotok
+                    assert "too short" in str(error), error
+                    with pytest.raises(ferrotok.TokenizerError, match="too short"):
+                        tok(texts, pair, pad_id=pad_id, **options)
+                    continue
+                got = tok(
+                    texts,
+                    pair,
+                    return_tensors=tensors,
+                    return_offsets_mapping=True,
+                    return_special_tokens_mask=True,
+                    pad_id=pad_id,
+                    **options,
+                )
+                for key, value in expected.items():
+                    mine = got[key]
+                    if tensors == "np":
+                        assert mine.shape == value.shape, where
+                        assert np.array_equal(mine, value), f"{where}: {key}"
+                    else:
+                        assert [
+                            list(map(tuple, r)) if key == "offset_mapping" else list(r)
+                            for r in mine
+                        ] == [
+                            list(map(tuple, r)) if key == "offset_mapping" else list(r)
+                            for r in value
+                        ], f"{where}: {key}"
