@@ -17,6 +17,7 @@ use crate::encoding::{PaddingParams, TruncationParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::Model;
 use crate::normalize::Normalizer;
+use crate::parallel;
 use crate::postprocess::PostProcessor;
 use crate::pretokenize::{Pieces, PreTokenizer};
 
@@ -70,6 +71,9 @@ pub struct Tokenizer {
     pub(crate) has_normalized_added: bool,
     /// Whether a pre-tokenizer needs to know which piece starts the input (Metaspace `first`).
     needs_origin: bool,
+    /// Whether a long text may be cut at line starts and its parts encoded in parallel (see
+    /// [`Tokenizer::encode_parallel`]).
+    line_cuts: bool,
     pub(crate) normalizer: Option<Normalizer>,
     pub(crate) pre_tokenizer: Option<PreTokenizer>,
     pub(crate) model: Model,
@@ -101,10 +105,23 @@ impl Tokenizer {
         let needs_origin = pre_tokenizer
             .as_ref()
             .is_some_and(PreTokenizer::needs_origin);
+        // Added tokens that could span a line start or reach back across one (lstrip takes
+        // the newline before it) would see a cut text differently.
+        let line_cuts = pre_tokenizer
+            .as_ref()
+            .is_some_and(PreTokenizer::cuts_at_line_starts)
+            && normalizer
+                .as_ref()
+                .is_none_or(Normalizer::keeps_line_starts)
+            && added
+                .tokens()
+                .iter()
+                .all(|t| !t.lstrip && !t.content.contains(['\n', '\r']));
         let mut tokenizer = Tokenizer {
             added,
             has_normalized_added,
             needs_origin,
+            line_cuts,
             normalizer,
             pre_tokenizer,
             model,
@@ -190,6 +207,52 @@ impl Tokenizer {
                 processor.apply(out, start);
             }
         }
+    }
+
+    /// Like [`Tokenizer::encode_with`] plus the post-processor when `add_special_tokens`, on up to
+    /// `threads` threads for a long text: it is cut at line starts (see
+    /// [`PreTokenizer::cuts_at_line_starts`]) and the parts are encoded in parallel. The ids are
+    /// those of the whole text; tokenizers whose pipeline does not allow the cut, and texts with
+    /// no line start to cut at, are encoded on one thread.
+    pub fn encode_parallel(
+        &self,
+        text: &str,
+        specials: SpecialTokens<'_>,
+        add_special_tokens: bool,
+        threads: Option<usize>,
+    ) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 2);
+        let workers = parallel::thread_count(threads);
+        let cuts = if self.line_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {
+            line_starts(text, workers * PARTS_PER_THREAD)
+        } else {
+            Vec::new()
+        };
+        if cuts.is_empty() {
+            self.encode_with(text, specials, &mut out);
+        } else {
+            let mut parts = Vec::with_capacity(cuts.len() + 1);
+            let mut start = 0;
+            for &cut in &cuts {
+                parts.push(&text[start..cut]);
+                start = cut;
+            }
+            parts.push(&text[start..]);
+            let encoded = parallel::map(&parts, text.len(), threads, |part| {
+                let mut ids = Vec::with_capacity(part.len() / 4 + 1);
+                self.encode_with(part, specials, &mut ids);
+                ids
+            });
+            for ids in encoded {
+                out.extend_from_slice(&ids);
+            }
+        }
+        if add_special_tokens {
+            if let Some(processor) = &self.post_processor {
+                processor.apply(&mut out, 0);
+            }
+        }
+        out
     }
 
     /// Encodes all of `text` as text (tiktoken's `encode_ordinary`): no special-token matching and
@@ -438,6 +501,43 @@ impl Tokenizer {
     }
 }
 
+/// Texts at least this long are cut for [`Tokenizer::encode_parallel`]: below it the parts
+/// would be too small for threads to pay.
+pub const LONG_TEXT_BYTES: usize = 1 << 20;
+
+/// Parts per thread: more parts than threads even out parts of unequal cost (Japanese costs
+/// more per byte than English).
+const PARTS_PER_THREAD: usize = 4;
+
+/// Up to `parts - 1` cut positions spreading `text` into parts of similar size, each a line start
+/// `x\nA`: after a `\n` that follows a printable non-space ASCII character, before an ASCII
+/// letter. A target with no line start before the next target gets no cut.
+pub(crate) fn line_starts(text: &str, parts: usize) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let step = text.len() / parts.max(1);
+    let mut cuts = Vec::new();
+    if step == 0 {
+        return cuts;
+    }
+    let mut from = step;
+    while from < text.len() {
+        let limit = (from + step).min(text.len());
+        let found = memchr::memchr_iter(b'\n', &bytes[from..limit])
+            .map(|i| from + i + 1)
+            .find(|&at| {
+                at >= 2
+                    && at < bytes.len()
+                    && bytes[at].is_ascii_alphabetic()
+                    && bytes[at - 2].is_ascii_graphic()
+            });
+        if let Some(at) = found {
+            cuts.push(at);
+        }
+        from = limit;
+    }
+    cuts
+}
+
 /// Cuts `text` at the matches of `matcher`, as tiktoken does with its special-token regex.
 fn split_on(matcher: &AhoCorasick, text: &str, table: &TokenTable, out: &mut Vec<Segment>) {
     let mut last = 0;
@@ -462,6 +562,33 @@ fn split_on(matcher: &AhoCorasick, text: &str, table: &TokenTable, out: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_starts_cut_only_after_a_printable_character_before_a_letter() {
+        let text = "aa\nBb  \nCc.\nDd\u{3000}\nEe\r\nFf\n1g";
+        let cuts = line_starts(text, text.len());
+        let at: Vec<&str> = cuts.iter().map(|&c| &text[c..c + 2]).collect();
+        assert_eq!(at, ["Bb", "Dd"]);
+    }
+
+    #[test]
+    fn parallel_parts_give_the_ids_of_the_whole() {
+        let tok = Tokenizer::from_builtin("cl100k_base").unwrap();
+        let line = "x  \nA.\nB \u{3000}\nC1\n2d\n\nE'\ns\ttab\nword<|endoftext|>\nZ\r\nq é\nÉ\n";
+        let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2);
+        let whole = tok.encode_ordinary(&text);
+        assert!(!line_starts(&text, 8).is_empty());
+        assert_eq!(
+            tok.encode_parallel(&text, SpecialTokens::Ignored, false, Some(4)),
+            whole
+        );
+        let mut with_specials = Vec::new();
+        tok.encode_with(&text, SpecialTokens::Added, &mut with_specials);
+        assert_eq!(
+            tok.encode_parallel(&text, SpecialTokens::Added, false, Some(4)),
+            with_specials
+        );
+    }
 
     #[test]
     fn tokenizer_is_send_and_sync() {

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import ferrotok
 import pytest
@@ -91,3 +92,27 @@ def test_long_batch_answers_ctrl_c() -> None:
     assert "finished" not in stdout
     assert "KeyboardInterrupt" in stderr
     assert child.returncode != 0
+
+
+@pytest.mark.parametrize(
+    "name", ["o200k_base", "cl100k_base", "r50k_base", "llama-3.1", "qwen2.5", "gpt2"]
+)
+def test_one_long_document_is_cut_and_encoded_in_parallel(
+    name: str, tokenizers: Any, corpus: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document over 1 MB is cut at line starts and its parts encoded on several threads; the
+    ids must be the reference's for the whole document, whatever the thread count."""
+    text = "".join(
+        "".join(corpus.sample(folder).texts) for folder in ("en", "code", "multilingual", "ja")
+    )
+    assert len(text.encode("utf-8")) > 2 << 20
+    if name.endswith("_base"):
+        expected = tokenizers.tiktoken(name).encode_ordinary(text)
+        mine = lambda: tokenizers.ferro_encoding(name).encode_ordinary(text)  # noqa: E731
+    else:
+        expected = tokenizers.hf(name).encode(text, add_special_tokens=True).ids
+        tok = tokenizers.ferro(name)
+        mine = lambda: tok.encode(text)  # noqa: E731
+    for threads in ("1", "2", "5"):
+        monkeypatch.setenv("FERROTOK_NUM_THREADS", threads)
+        assert mine() == expected, f"{threads} threads"

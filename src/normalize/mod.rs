@@ -171,6 +171,22 @@ impl Normalizer {
         })
     }
 
+    /// Whether normalizing the parts of a text cut at a line start (`x\nA`) gives the parts of
+    /// its normalized form: true for the character-local normalizers (a line start is no
+    /// composition or grapheme boundary question: `\n` and an ASCII letter never combine).
+    pub fn keeps_line_starts(&self) -> bool {
+        match self {
+            Normalizer::Nfc
+            | Normalizer::Nfd
+            | Normalizer::Nfkc
+            | Normalizer::Nfkd
+            | Normalizer::Lowercase
+            | Normalizer::StripAccents => true,
+            Normalizer::Sequence(steps) => steps.iter().all(Normalizer::keeps_line_starts),
+            _ => false,
+        }
+    }
+
     /// Writes the normalized form of `text` into `out` (cleared first).
     ///
     /// Every variant below writes the whole result; none reads `out` first.

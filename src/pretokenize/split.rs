@@ -76,6 +76,15 @@ pub struct Split {
 }
 
 impl Split {
+    /// Whether this split always cuts a text at a line start `x\nA` (see
+    /// [`PreTokenizer::cuts_at_line_starts`](super::PreTokenizer::cuts_at_line_starts)): true for
+    /// the known split patterns, isolated, not inverted.
+    pub(crate) fn cuts_at_line_starts(&self) -> bool {
+        !self.invert
+            && self.behavior == SplitBehavior::Isolated
+            && matches!(self.matcher, Matcher::Regex(Regex::Known { .. }))
+    }
+
     /// Compiles `pattern` (a `Regex` pattern with Oniguruma, as `tokenizers` does). An invalid
     /// regex is an [`ErrorKind::InvalidFile`](crate::error::ErrorKind::InvalidFile) error.
     pub fn new(pattern: SplitPattern, behavior: SplitBehavior, invert: bool) -> Result<Self> {

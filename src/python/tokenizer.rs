@@ -261,7 +261,10 @@ impl PyTokenizer {
         text: PyBackedStr,
         add_special_tokens: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let ids = py.detach(|| guard(|| Ok(self.inner.encode(&text, add_special_tokens))))?;
+        let tok = &*self.inner;
+        let ids = py.detach(|| {
+            guard(|| Ok(tok.encode_parallel(&text, SpecialTokens::Added, add_special_tokens, None)))
+        })?;
         self.ids_list(py, &ids)
     }
 
@@ -422,7 +425,14 @@ impl PyTokenizer {
         text: PyBackedStr,
         add_special_tokens: bool,
     ) -> PyResult<usize> {
-        Ok(py.detach(|| guard(|| Ok(self.inner.count(&text, add_special_tokens))))?)
+        let tok = &*self.inner;
+        Ok(py.detach(|| {
+            guard(|| {
+                Ok(tok
+                    .encode_parallel(&text, SpecialTokens::Added, add_special_tokens, None)
+                    .len())
+            })
+        })?)
     }
 
     fn encode_ordinary<'py>(
@@ -430,7 +440,10 @@ impl PyTokenizer {
         py: Python<'py>,
         text: PyBackedStr,
     ) -> PyResult<Bound<'py, PyList>> {
-        let ids = py.detach(|| guard(|| Ok(self.inner.encode_ordinary(&text))))?;
+        let tok = &*self.inner;
+        let ids = py.detach(|| {
+            guard(|| Ok(tok.encode_parallel(&text, SpecialTokens::Ignored, false, None)))
+        })?;
         self.ids_list(py, &ids)
     }
 
@@ -458,10 +471,9 @@ impl PyTokenizer {
         let ids = py.detach(|| {
             guard(|| {
                 let matcher = self.inner.special_matcher(allowed.as_deref())?;
-                let mut out = Vec::with_capacity(text.len() / 4 + 1);
-                self.inner
-                    .encode_with(&text, SpecialTokens::Only(&matcher), &mut out);
-                Ok(out)
+                Ok(self
+                    .inner
+                    .encode_parallel(&text, SpecialTokens::Only(&matcher), false, None))
             })
         })?;
         self.ids_list(py, &ids)
