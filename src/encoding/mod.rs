@@ -57,6 +57,21 @@ impl Encoding {
         self.ids.is_empty()
     }
 
+    /// An empty encoding with room for `tokens` tokens.
+    pub fn with_capacity(tokens: usize) -> Self {
+        Encoding {
+            ids: Vec::with_capacity(tokens),
+            type_ids: Vec::with_capacity(tokens),
+            tokens: Vec::with_capacity(tokens),
+            words: Vec::with_capacity(tokens),
+            offsets: Vec::with_capacity(tokens),
+            special_tokens_mask: Vec::with_capacity(tokens),
+            attention_mask: Vec::with_capacity(tokens),
+            overflowing: Vec::new(),
+            sequence_ranges: Vec::new(),
+        }
+    }
+
     /// Appends one token.
     pub(crate) fn push(&mut self, id: u32, token: String, offsets: Offsets, word: Option<u32>) {
         self.ids.push(id);
@@ -125,7 +140,8 @@ impl Encoding {
 
     /// The encodings concatenated, as the reference's `Encoding::merge`.
     pub fn merge(encodings: impl IntoIterator<Item = Encoding>, growing_offsets: bool) -> Self {
-        let mut merged = Encoding::default();
+        let encodings: Vec<Encoding> = encodings.into_iter().collect();
+        let mut merged = Encoding::with_capacity(encodings.iter().map(Encoding::len).sum());
         for encoding in encodings {
             merged.merge_with(encoding, growing_offsets);
         }

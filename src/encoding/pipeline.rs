@@ -57,16 +57,24 @@ impl CharOffsets {
 }
 
 /// The state of one sequence being encoded.
-struct Builder<'t> {
+struct Builder<'t, 's> {
     tokenizer: &'t Tokenizer,
     chars: CharOffsets,
     encoding: Encoding,
     word: u32,
-    pieces: Pieces,
-    piece_tokens: Vec<PieceToken>,
+    /// Reused buffers (see [`SCRATCH`]).
+    pieces: &'s mut Pieces,
+    piece_tokens: &'s mut Vec<PieceToken>,
 }
 
-impl Builder<'_> {
+thread_local! {
+    /// The pieces and piece tokens of the rich path, reused across calls on a thread: building
+    /// them anew each call made most of its time memory allocation (callgrind).
+    static SCRATCH: std::cell::RefCell<(Pieces, Vec<PieceToken>)> =
+        std::cell::RefCell::new((Pieces::new(), Vec::new()));
+}
+
+impl Builder<'_, '_> {
     /// An added token: one word, its original range.
     fn added(&mut self, id: u32, token: &str, range: Span) {
         let offsets = self.chars.convert(range);
@@ -82,11 +90,7 @@ impl Builder<'_> {
             return;
         }
         let tokenizer = self.tokenizer;
-        let aligned = Aligned {
-            text: text.to_owned(),
-            align: align.to_vec(),
-        };
-        self.pieces.reset_aligned(&aligned, 0);
+        self.pieces.reset_aligned(text, align);
         if let Some(pre_tokenizer) = &tokenizer.pre_tokenizer {
             pre_tokenizer.pre_tokenize(&mut self.pieces);
         }
@@ -139,18 +143,33 @@ impl Tokenizer {
             _ if !text.is_empty() => segments.push(Segment::Text(0..text.len())),
             _ => {}
         }
+        SCRATCH.with(|scratch| {
+            let (pieces, piece_tokens) = &mut *scratch.borrow_mut();
+            self.encode_sequence_with(text, type_id, specials, &segments, pieces, piece_tokens)
+        })
+    }
+
+    fn encode_sequence_with(
+        &self,
+        text: &str,
+        type_id: u32,
+        specials: SpecialTokens<'_>,
+        segments: &[Segment],
+        pieces: &mut Pieces,
+        piece_tokens: &mut Vec<PieceToken>,
+    ) -> Encoding {
         let match_normalized = self.has_normalized_added
             && matches!(specials, SpecialTokens::Added | SpecialTokens::NonSpecial);
         let mut builder = Builder {
             tokenizer: self,
             chars: CharOffsets::new(text),
-            encoding: Encoding::default(),
+            encoding: Encoding::with_capacity(text.len() / 3 + 2),
             word: 0,
-            pieces: Pieces::new(),
-            piece_tokens: Vec::new(),
+            pieces,
+            piece_tokens,
         };
         let mut inner = Vec::new();
-        for segment in &segments {
+        for segment in segments {
             match segment {
                 Segment::Token { id, range } => {
                     builder.added(*id, &text[range.clone()], (range.start, range.end))

@@ -54,6 +54,12 @@ impl Model {
     }
 }
 
+thread_local! {
+    /// The ids and spans of one piece for [`Model::encode_piece_tokens`], reused.
+    static PIECE_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<(usize, usize)>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// A token of one piece, with the byte range of the piece it covers (what offsets are made of).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PieceToken {
@@ -88,27 +94,30 @@ impl Model {
         tokens: &[Option<String>],
         out: &mut Vec<PieceToken>,
     ) {
-        let mut ids = Vec::new();
-        let mut spans = Vec::new();
-        match self {
-            Model::Unigram(model) => return model.encode_piece_tokens(piece, out),
-            Model::Bpe(model) => {
-                model.encode_piece(piece, &mut ids);
-                model.piece_spans(piece, &ids, &mut spans);
+        PIECE_SCRATCH.with(|scratch| {
+            let (ids, spans) = &mut *scratch.borrow_mut();
+            ids.clear();
+            spans.clear();
+            match self {
+                Model::Unigram(model) => return model.encode_piece_tokens(piece, out),
+                Model::Bpe(model) => {
+                    model.encode_piece(piece, ids);
+                    model.piece_spans(piece, ids, spans);
+                }
+                Model::WordPiece(model) => {
+                    model.encode_piece(piece, ids);
+                    model.piece_spans(piece, ids, tokens, spans);
+                }
+                Model::WordLevel(model) => {
+                    model.encode_piece(piece, ids);
+                    spans.push((0, piece.len()));
+                }
             }
-            Model::WordPiece(model) => {
-                model.encode_piece(piece, &mut ids);
-                model.piece_spans(piece, &ids, tokens, &mut spans);
-            }
-            Model::WordLevel(model) => {
-                model.encode_piece(piece, &mut ids);
-                spans.push((0, piece.len()));
-            }
-        }
-        out.extend(
-            ids.iter()
-                .zip(spans)
-                .map(|(&id, (start, end))| PieceToken::new(id, start, end)),
-        );
+            out.extend(
+                ids.iter()
+                    .zip(spans.iter())
+                    .map(|(&id, &(start, end))| PieceToken::new(id, start, end)),
+            );
+        })
     }
 }

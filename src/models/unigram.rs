@@ -181,15 +181,19 @@ impl Unigram {
         if piece.is_empty() {
             return;
         }
-        let mut best = Vec::new();
-        self.viterbi(piece, &mut best);
-        let mut path = Vec::new();
-        let mut end = piece.len();
-        while end > 0 {
-            let node = best[end];
-            path.push((node.start as usize, end, node.id));
-            end = node.start as usize;
-        }
+        // The best-path buffers of the ids-only path, reused.
+        let path: Vec<(usize, usize, u32)> = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            self.viterbi(piece, &mut scratch.best);
+            let mut path = Vec::new();
+            let mut end = piece.len();
+            while end > 0 {
+                let node = scratch.best[end];
+                path.push((node.start as usize, end, node.id));
+                end = node.start as usize;
+            }
+            path
+        });
         let mut i = path.len();
         while i > 0 {
             i -= 1;

@@ -37,7 +37,7 @@ pub use self::split::{Split, SplitBehavior, SplitPattern};
 
 use self::split::Marked;
 use crate::error::{Error, Result};
-use crate::normalize::aligned::{Aligned, Span};
+use crate::normalize::aligned::Span;
 
 /// A working buffer and the pieces cut from it so far. `text` may be rewritten by a pre-tokenizer
 /// that changes content (ByteLevel's add_prefix_space inserts a space before pieces); `ranges` are
@@ -99,12 +99,11 @@ impl Pieces {
     /// Like [`Pieces::reset`], for normalized text with its alignments: the pre-tokenizers keep
     /// `align` in step with `text`. The piece starting at byte 0 starts the input when its
     /// first byte comes from offset 0 of the original.
-    pub fn reset_aligned(&mut self, text: &Aligned, shift: usize) {
-        let at_origin = text.align.first().is_some_and(|span| shift + span.0 == 0);
-        self.reset_text(&text.text, at_origin);
+    pub fn reset_aligned(&mut self, text: &str, align: &[Span]) {
+        let at_origin = align.first().is_some_and(|span| span.0 == 0);
+        self.reset_text(text, at_origin);
         self.align.clear();
-        self.align
-            .extend(text.align.iter().map(|&(s, e)| (s + shift, e + shift)));
+        self.align.extend_from_slice(align);
     }
 
     fn reset_text(&mut self, text: &str, at_origin: bool) {
