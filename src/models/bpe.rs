@@ -242,6 +242,26 @@ fn random_unit() -> f32 {
     })
 }
 
+/// The ids of merge `rank`: its two parts and their concatenation `merged` (the right part
+/// without the continuing-subword prefix), each of which must be in the vocabulary.
+pub fn merge_ids(
+    vocab: &FxHashMap<Vec<u8>, u32>,
+    rank: usize,
+    left: &[u8],
+    right: &[u8],
+    merged: &[u8],
+) -> Result<(u32, u32, u32)> {
+    let lookup = |part: &[u8]| {
+        vocab.get(part).copied().ok_or_else(|| {
+            Error::invalid(format!(
+                "model.merges[{rank}]: token {:?} is not in the vocabulary",
+                String::from_utf8_lossy(part)
+            ))
+        })
+    };
+    Ok((lookup(left)?, lookup(right)?, lookup(merged)?))
+}
+
 /// SentencePiece's word marker `▁` (U+2581), which stands for a space.
 const WORD_MARKER: &[u8] = "\u{2581}".as_bytes();
 
@@ -275,22 +295,28 @@ impl Bpe {
             .continuing_subword_prefix
             .as_ref()
             .map_or(0, Vec::len);
+        let mut ids = Vec::with_capacity(merges.len());
+        let mut merged = Vec::new();
+        for (rank, (left, right)) in merges.iter().enumerate() {
+            merged.clear();
+            merged.extend_from_slice(left);
+            merged.extend_from_slice(right.get(prefix_len.min(right.len())..).unwrap_or_default());
+            ids.push(merge_ids(&vocab, rank, left, right, &merged)?);
+        }
+        Self::from_merge_ids(vocab, &ids, units, options)
+    }
+
+    /// Builds the model from merges given as `(left id, right id, merged id)` in rank order (the
+    /// loader resolves them without allocating per merge; see [`merge_ids`]).
+    pub fn from_merge_ids(
+        vocab: FxHashMap<Vec<u8>, u32>,
+        merges: &[(u32, u32, u32)],
+        units: Units,
+        options: &BpeOptions,
+    ) -> Result<Self> {
         let mut table = FxHashMap::default();
         table.reserve(merges.len());
-        for (rank, (left, right)) in merges.iter().enumerate() {
-            let lookup = |part: &[u8]| {
-                vocab.get(part).copied().ok_or_else(|| {
-                    Error::invalid(format!(
-                        "model.merges[{rank}]: token {:?} is not in the vocabulary",
-                        String::from_utf8_lossy(part)
-                    ))
-                })
-            };
-            let left_id = lookup(left)?;
-            let right_id = lookup(right)?;
-            let mut merged = left.clone();
-            merged.extend_from_slice(right.get(prefix_len.min(right.len())..).unwrap_or_default());
-            let merged_id = lookup(&merged)?;
+        for (rank, &(left_id, right_id, merged_id)) in merges.iter().enumerate() {
             // The first listing of a pair wins, as in HF (later duplicates are ignored).
             table
                 .entry(pair_key(left_id, right_id))
