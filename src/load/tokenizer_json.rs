@@ -306,7 +306,11 @@ fn load_vocab_object(model: &Value, path: &str) -> Result<VocabTables> {
     vocab.reserve(vocab_json.len());
     let mut tokens: Vec<Option<String>> = Vec::new();
     for (token, id) in vocab_json {
-        let id = as_id(id, &format!("{path}.vocab[{token:?}]"))?;
+        // The path is formatted only for an error (as in `load_bpe`).
+        let id = match id.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(id) => id,
+            None => as_id(id, &format!("{path}.vocab[{token:?}]"))?,
+        };
         if tokens.len() <= id as usize {
             tokens.resize(id as usize + 1, None);
         }
