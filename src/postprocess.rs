@@ -333,19 +333,7 @@ impl Step {
                     wrapped.sequence_ranges = vec![(i, 1..wrapped.len() - 1)];
                     wrapped
                 };
-                encodings
-                    .iter()
-                    .enumerate()
-                    .map(|(i, encoding)| {
-                        let mut wrapped = wrap(encoding, i);
-                        wrapped.overflowing = encoding
-                            .overflowing
-                            .iter()
-                            .map(|part| wrap(part, i))
-                            .collect();
-                        wrapped
-                    })
-                    .collect()
+                wrap_each(&encodings, wrap)
             }
             Step::Bert { cls, sep } => {
                 if !add_special_tokens {
@@ -368,19 +356,7 @@ impl Step {
                     wrapped.sequence_ranges = vec![(i, start..wrapped.len() - 1)];
                     wrapped
                 };
-                encodings
-                    .iter()
-                    .enumerate()
-                    .map(|(i, encoding)| {
-                        let mut wrapped = wrap(encoding, i);
-                        wrapped.overflowing = encoding
-                            .overflowing
-                            .iter()
-                            .map(|part| wrap(part, i))
-                            .collect();
-                        wrapped
-                    })
-                    .collect()
+                wrap_each(&encodings, wrap)
             }
             Step::Template { single, pair } => {
                 let template = if encodings.len() == 2 { pair } else { single };
@@ -409,6 +385,23 @@ impl Step {
             }
         }
     }
+}
+
+/// `wrap(encoding, sequence index)` applied to each encoding and to each of its overflowing parts.
+fn wrap_each(encodings: &[Encoding], wrap: impl Fn(&Encoding, usize) -> Encoding) -> Vec<Encoding> {
+    encodings
+        .iter()
+        .enumerate()
+        .map(|(i, encoding)| {
+            let mut wrapped = wrap(encoding, i);
+            wrapped.overflowing = encoding
+                .overflowing
+                .iter()
+                .map(|part| wrap(part, i))
+                .collect();
+            wrapped
+        })
+        .collect()
 }
 
 /// An encoding without its overflowing parts and sequence ranges (what the wrapping processors

@@ -101,7 +101,11 @@ impl Encoding {
 
     /// Marks every token as part of sequence `sequence` (replacing an earlier range for it).
     pub fn set_sequence_id(&mut self, sequence: usize) {
-        let range = 0..self.len();
+        self.set_sequence_range(sequence, 0..self.len());
+    }
+
+    /// Sets the token range of `sequence` (replacing an earlier one).
+    fn set_sequence_range(&mut self, sequence: usize, range: Range<usize>) {
         match self
             .sequence_ranges
             .iter_mut()
@@ -169,15 +173,7 @@ impl Encoding {
         }
         let shift = self.len();
         for (sequence, range) in other.sequence_ranges {
-            let range = range.start + shift..range.end + shift;
-            match self
-                .sequence_ranges
-                .iter_mut()
-                .find(|(s, _)| *s == sequence)
-            {
-                Some(entry) => entry.1 = range,
-                None => self.sequence_ranges.push((sequence, range)),
-            }
+            self.set_sequence_range(sequence, range.start + shift..range.end + shift);
         }
         let start = if growing_offsets {
             self.offsets.last().map_or(0, |o| o.1)

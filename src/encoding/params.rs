@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::load::json::kind;
+use crate::load::json::{kind, opt_str};
 
 /// Which end truncation cuts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -130,21 +130,10 @@ fn usize_field(value: &Value, name: &str, path: &str, default: Option<usize>) ->
     }
 }
 
-fn name_field<'a>(value: &'a Value, name: &str, path: &str) -> Result<Option<&'a str>> {
-    match value.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(Error::invalid(format!(
-            "{path}.{name}: expected a string, found {}",
-            kind(other)
-        ))),
-    }
-}
-
 impl TruncationParams {
     /// Reads tokenizer.json's `"truncation"` object; `path` names it in errors.
     pub fn from_json(value: &Value, path: &str) -> Result<Self> {
-        let strategy = match name_field(value, "strategy", path)? {
+        let strategy = match opt_str(value, "strategy", path)? {
             None | Some("LongestFirst") => TruncationStrategy::LongestFirst,
             Some("OnlyFirst") => TruncationStrategy::OnlyFirst,
             Some("OnlySecond") => TruncationStrategy::OnlySecond,
@@ -154,7 +143,7 @@ impl TruncationParams {
             )))
             }
         };
-        let direction = match name_field(value, "direction", path)? {
+        let direction = match opt_str(value, "direction", path)? {
             None | Some("Right") => TruncationDirection::Right,
             Some("Left") => TruncationDirection::Left,
             Some(other) => {
@@ -193,7 +182,7 @@ impl PaddingParams {
                 )))
             }
         };
-        let direction = match name_field(value, "direction", path)? {
+        let direction = match opt_str(value, "direction", path)? {
             None | Some("Right") => PaddingDirection::Right,
             Some("Left") => PaddingDirection::Left,
             Some(other) => {
@@ -212,7 +201,7 @@ impl PaddingParams {
             pad_to_multiple_of,
             pad_id: usize_field(value, "pad_id", path, Some(0))? as u32,
             pad_type_id: usize_field(value, "pad_type_id", path, Some(0))? as u32,
-            pad_token: name_field(value, "pad_token", path)?
+            pad_token: opt_str(value, "pad_token", path)?
                 .unwrap_or("[PAD]")
                 .to_owned(),
         })

@@ -92,7 +92,7 @@ impl Builder<'_, '_> {
         let tokenizer = self.tokenizer;
         self.pieces.reset_aligned(text, align);
         if let Some(pre_tokenizer) = &tokenizer.pre_tokenizer {
-            pre_tokenizer.pre_tokenize(&mut self.pieces);
+            pre_tokenizer.pre_tokenize(self.pieces);
         }
         for p in 0..self.pieces.ranges.len() {
             let range = self.pieces.ranges[p].clone();
@@ -101,7 +101,7 @@ impl Builder<'_, '_> {
             tokenizer.model.encode_piece_tokens(
                 piece.as_bytes(),
                 &tokenizer.table.tokens,
-                &mut self.piece_tokens,
+                self.piece_tokens,
             );
             for token in self.piece_tokens.drain(..) {
                 // A token always covers at least one byte of its piece.

@@ -54,9 +54,12 @@ impl Model {
     }
 }
 
+/// The ids of one piece and the byte range of each.
+type IdsAndSpans = (Vec<u32>, Vec<(usize, usize)>);
+
 thread_local! {
     /// The ids and spans of one piece for [`Model::encode_piece_tokens`], reused.
-    static PIECE_SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<(usize, usize)>)> =
+    static PIECE_SCRATCH: std::cell::RefCell<IdsAndSpans> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 

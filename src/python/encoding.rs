@@ -196,6 +196,23 @@ pub struct RichOptions {
     pub padding: Option<PaddingParams>,
 }
 
+impl RichOptions {
+    /// The options from the Python arguments.
+    pub fn new(
+        add_special_tokens: bool,
+        encode_special_tokens: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+    ) -> Result<Self, Error> {
+        Ok(RichOptions {
+            add_special_tokens,
+            encode_special_tokens,
+            truncation: truncation_params(truncation)?,
+            padding: padding_params(padding)?,
+        })
+    }
+}
+
 /// Encodes a batch of sequences or pairs (in parallel), then pads the batch.
 pub fn encode_rich_batch(
     py: Python<'_>,

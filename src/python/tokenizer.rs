@@ -336,12 +336,12 @@ impl PyTokenizer {
         padding: Option<PaddingArgs>,
         num_threads: Option<usize>,
     ) -> PyResult<Vec<PyEncoding>> {
-        let options = RichOptions {
+        let options = RichOptions::new(
             add_special_tokens,
             encode_special_tokens,
-            truncation: truncation_params(truncation)?,
-            padding: padding_params(padding)?,
-        };
+            truncation,
+            padding,
+        )?;
         let encodings = encode_rich_batch(py, &self.inner, &inputs, &options, num_threads)?;
         Ok(encodings
             .into_iter()
@@ -364,12 +364,12 @@ impl PyTokenizer {
         return_offsets: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let options = RichOptions {
+        let options = RichOptions::new(
             add_special_tokens,
             encode_special_tokens,
-            truncation: truncation_params(truncation)?,
-            padding: padding_params(padding)?,
-        };
+            truncation,
+            padding,
+        )?;
         let encodings = encode_rich_batch(py, &self.inner, &inputs, &options, num_threads)?;
         padded_arrays(py, &encodings, return_offsets)
     }
