@@ -16,7 +16,8 @@ Before anything is timed, each library's ids are compared with the reference on 
 ``encode_batch_fast(…, add_special_tokens=False)`` without the file's padding and truncation for
 a ``tokenizer.json``). A library that differs is reported as inexact, with the number of
 documents that differ, and is not timed; one that cannot load the file is reported as
-unsupported. Each figure is the median of ``--runs`` timed runs after the checked warm-up run.
+unsupported. Each figure is the median of ``--runs`` timed runs after the checked warm-up run;
+the libraries take turns run by run, so that other load on a shared machine hits them alike.
 MB/s counts UTF-8 input bytes; tokens/s counts output ids. ferrotok's ratio is to the fastest
 *exact* other library with the same output kind on the same file.
 
@@ -487,13 +488,10 @@ CASE_BUILDERS: dict[str, Callable[[Source, Path, Path, int], list[Case]]] = {
 # --- one thread setting, in a subprocess -------------------------------------------------------
 
 
-def time_case(case: Case, documents: list[str], runs: int) -> float:
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        case.encode(documents)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+def time_case(case: Case, documents: list[str]) -> float:
+    start = time.perf_counter()
+    case.encode(documents)
+    return time.perf_counter() - start
 
 
 def measure_source(
@@ -531,8 +529,13 @@ def measure_source(
             report({**base, "library": library, "api": "(load)", "output": "", "status": kind,
                     "note": note[:160]})  # fmt: skip
             continue
+    # Check every case first, then time the exact ones in turns (run 1 of each, run 2 of each,
+    # …), so that a burst of other load on a shared machine hits them all alike.
+    checked: list[dict[str, Any]] = []  # one row per case, in order
+    timed: list[tuple[Case, dict[str, Any], int]] = []
     for case in cases:
         row = {**base, "library": case.library, "api": case.api, "output": case.output}
+        checked.append(row)
         try:
             output = case.encode(documents)  # warm-up, and the ids to check
             flat = case.flat(output)
@@ -542,16 +545,29 @@ def measure_source(
                            note=f"{len(differ)} of {len(documents)} documents differ "
                                 f"(first: document {differ[0]})")  # fmt: skip
             else:
-                median = time_case(case, documents, args.runs)
-                row.update(
-                    status="reference" if case.is_reference else "exact",
-                    seconds=median,
-                    mb_per_s=total_bytes / median / 1e6,
-                    tokens_per_s=len(flat[0]) / median,
-                )
+                timed.append((case, row, len(flat[0])))
             del output, flat
         except Exception as error:  # report it in the table, go on with the others
             row.update(status="error", note=f"{type(error).__name__}: {error}"[:160])
+    seconds: list[list[float]] = [[] for _ in timed]
+    for _ in range(args.runs):
+        for (case, row, _tokens), runs in zip(timed, seconds):
+            if row.get("status") == "error":
+                continue
+            try:
+                runs.append(time_case(case, documents))
+            except Exception as error:
+                row.update(status="error", note=f"{type(error).__name__}: {error}"[:160])
+    for (case, row, tokens), runs in zip(timed, seconds):
+        if row.get("status") != "error":
+            median = statistics.median(runs)
+            row.update(
+                status="reference" if case.is_reference else "exact",
+                seconds=median,
+                mb_per_s=total_bytes / median / 1e6,
+                tokens_per_s=tokens / median,
+            )
+    for row in checked:
         report(row)
     del cases, expected
     gc.collect()
