@@ -203,7 +203,14 @@ def check_job(args: argparse.Namespace) -> None:
                 return
         text = make_input(args.input, size, args.data)
         start = time.perf_counter()
-        expected = np.asarray(reference(text), dtype=np.int64)
+        try:
+            expected = np.asarray(reference(text), dtype=np.int64)
+        except BaseException as error:  # a Rust panic in the reference is a BaseException
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            message = f"{type(error).__name__}: {error}".splitlines()[0][:120]
+            emit(event="reference-failed", size=size, error=message)
+            return
         seconds = time.perf_counter() - start
         ours = np.asarray(ferrotok_ids(tokenizer, text), dtype=np.int64)
         equal = bool(np.array_equal(ours, expected))
@@ -214,6 +221,7 @@ def check_job(args: argparse.Namespace) -> None:
             first = int(unequal[0]) if len(unequal) else common
         emit(
             event="checked",
+            size=size,
             bytes=len(text.encode("utf-8")),
             seconds=seconds,
             equal=equal,
@@ -330,13 +338,13 @@ def describe_check(events: list[dict[str, Any]]) -> str:
     if wrong:
         e = wrong[0]
         parts.append(
-            f"**DIFFERENT** from {label} at {size_label(e['bytes'])} (first at token "
+            f"**DIFFERENT** from {label} at {size_label(e['size'])} (first at token "
             f"{e['first_difference']}: {e['ferrotok_tokens']} vs {e['tokens']} tokens)"
         )
     elif checked:
         last = checked[-1]
         parts.append(
-            f"equal to {label} up to {size_label(last['bytes'])} "
+            f"equal to {label} up to {size_label(last['size'])} "
             f"(reference {last['seconds']:.2f} s there)"
         )
     else:
@@ -347,6 +355,8 @@ def describe_check(events: list[dict[str, Any]]) -> str:
                 f"reference skipped at {size_label(e['bytes'])}: predicted "
                 f"{e['predicted']:.0f} s (it grew ×{e['growth']:.0f} over the last 10×)"
             )
+        elif e["event"] == "reference-failed":
+            parts.append(f"the reference failed at {size_label(e['size'])}: {e['error']}")
         elif e["event"] == "stopped":
             parts.append(f"reference stopped after {e['after']:.0f} s")
         elif e["event"] == "failed":
@@ -357,6 +367,7 @@ def describe_check(events: list[dict[str, Any]]) -> str:
 def format_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     import ferrotok
 
+    loads = [row.get("load", float("nan")) for row in rows] or [float("nan")]
     lines = [
         f"ferrotok {getattr(ferrotok, '__version__', '?')}, `encode_batch_numpy([text])`, one "
         f"thread pinned to one core, best of up to {args.runs} runs (fewer once "
@@ -364,6 +375,9 @@ def format_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} cores. Limit: time(10×S) / time(S) "
         f"≤ {LIMIT:g}.",
+        "",
+        f"Load average (1 min, after each row) {min(loads):.1f}–{max(loads):.1f}: the machine was "
+        "shared; a ratio just above the limit on a row timed in milliseconds may be noise.",
         "",
         "| tokenizer | input | S | time(S) | MB/s | time(10×S) | MB/s | ratio | ≤ 12 | ids |",
         "|---|---|--:|--:|--:|--:|--:|--:|---|---|",
@@ -462,6 +476,7 @@ def main() -> int:
         for kind in args.kinds:
             print(f"{spec.name}: {kind.name} …", file=sys.stderr, flush=True)
             rows.append(measure(args, spec, kind))
+            rows[-1]["load"] = os.getloadavg()[0]
     table = format_table(rows, args)
     print(table)
     if args.out:
