@@ -353,9 +353,8 @@ impl Tokenizer {
             Some(pre_tokenizer) => {
                 pieces.reset_at(text, at_origin);
                 pre_tokenizer.pre_tokenize(pieces);
-                for piece in pieces.iter() {
-                    self.model.encode_piece(piece.as_bytes(), out);
-                }
+                self.model
+                    .encode_pieces(pieces.iter().map(str::as_bytes), out);
             }
             None if text.is_empty() => {}
             None => self.model.encode_piece(text.as_bytes(), out),

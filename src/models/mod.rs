@@ -5,6 +5,7 @@
 pub mod bpe;
 pub mod trie;
 pub mod unigram;
+mod word_cache;
 pub mod wordlevel;
 pub mod wordpiece;
 
@@ -50,6 +51,18 @@ impl Model {
             Model::WordPiece(model) => model.encode_piece(piece, out),
             Model::Unigram(model) => model.encode_piece(piece, out),
             Model::WordLevel(model) => model.encode_piece(piece, out),
+        }
+    }
+
+    /// Encodes pre-tokenized pieces in order, appending ids to `out`: one dispatch for all of
+    /// them, and BPE borrows its per-thread cache once.
+    #[inline]
+    pub fn encode_pieces<'p>(&self, pieces: impl Iterator<Item = &'p [u8]>, out: &mut Vec<u32>) {
+        match self {
+            Model::Bpe(bpe) => bpe.encode_pieces(pieces, out),
+            Model::WordPiece(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
+            Model::Unigram(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
+            Model::WordLevel(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
         }
     }
 }
