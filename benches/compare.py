@@ -551,14 +551,14 @@ def measure_source(
             row.update(status="error", note=f"{type(error).__name__}: {error}"[:160])
     seconds: list[list[float]] = [[] for _ in timed]
     for _ in range(args.runs):
-        for (case, row, _tokens), runs in zip(timed, seconds):
+        for (case, row, _tokens), runs in zip(timed, seconds, strict=False):
             if row.get("status") == "error":
                 continue
             try:
                 runs.append(time_case(case, documents))
             except Exception as error:
                 row.update(status="error", note=f"{type(error).__name__}: {error}"[:160])
-    for (case, row, tokens), runs in zip(timed, seconds):
+    for (case, row, tokens), runs in zip(timed, seconds, strict=False):
         if row.get("status") != "error":
             median = statistics.median(runs)
             row.update(

@@ -19,6 +19,7 @@ use crate::models::Model;
 use crate::normalize::Normalizer;
 use crate::parallel;
 use crate::postprocess::PostProcessor;
+use crate::pretokenize::scanners::KnownPattern;
 use crate::pretokenize::{Pieces, PreTokenizer};
 
 /// Reusable buffers for one encode call on one thread.
@@ -71,6 +72,10 @@ pub struct Tokenizer {
     pub(crate) has_normalized_added: bool,
     /// Whether a pre-tokenizer needs to know which piece starts the input (Metaspace `first`).
     needs_origin: bool,
+    /// The known pattern whose matches are the pre-tokenizer's pieces, if any: the model then
+    /// takes each match as the scanner finds it (no [`Pieces`] built: no copy of the text, no
+    /// list of ranges). See [`PreTokenizer::tiling_scanner`].
+    tiling: Option<KnownPattern>,
     /// Whether a long text may be cut at line starts and its parts encoded in parallel (see
     /// [`Tokenizer::encode_parallel`]).
     line_cuts: bool,
@@ -117,10 +122,14 @@ impl Tokenizer {
                 .tokens()
                 .iter()
                 .all(|t| !t.lstrip && !t.content.contains(['\n', '\r']));
+        let tiling = pre_tokenizer
+            .as_ref()
+            .and_then(PreTokenizer::tiling_scanner);
         let mut tokenizer = Tokenizer {
             added,
             has_normalized_added,
             needs_origin,
+            tiling,
             line_cuts,
             normalizer,
             pre_tokenizer,
@@ -349,6 +358,9 @@ impl Tokenizer {
     /// Pre-tokenizes normalized text and runs the model on each piece. `at_origin`: the text
     /// starts the input (original offset 0).
     fn encode_plain(&self, text: &str, at_origin: bool, pieces: &mut Pieces, out: &mut Vec<u32>) {
+        if let Some(scanner) = self.tiling {
+            return self.model.encode_scanned(text, scanner, out);
+        }
         match &self.pre_tokenizer {
             Some(pre_tokenizer) => {
                 pieces.reset_at(text, at_origin);

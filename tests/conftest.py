@@ -380,12 +380,16 @@ def assert_same_ids(
     assert len(got) == len(expected) == len(texts), (
         f"{what}: {len(texts)} documents, {len(expected)} expected id lists, {len(got)} results"
     )
-    differing = [i for i, (e, g) in enumerate(zip(expected, got)) if list(e) != list(g)]
+    differing = [
+        i for i, (e, g) in enumerate(zip(expected, got, strict=False)) if list(e) != list(g)
+    ]
     if not differing:
         return
     index = differing[0]
     e, g = list(expected[index]), list(got[index])
-    position = next((k for k, (a, b) in enumerate(zip(e, g)) if a != b), min(len(e), len(g)))
+    position = next(
+        (k for k, (a, b) in enumerate(zip(e, g, strict=False)) if a != b), min(len(e), len(g))
+    )
     text = texts[index]
     lines = [
         f"{what}: {len(differing)} of {len(texts)} documents differ from the reference.",
@@ -424,12 +428,14 @@ def assert_same_texts(
 ) -> None:
     """Fail with the first differing string (or bytes) and where it differs."""
     assert len(got) == len(expected), f"{what}: {len(expected)} expected, {len(got)} results"
-    differing = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
+    differing = [i for i, (e, g) in enumerate(zip(expected, got, strict=False)) if e != g]
     if not differing:
         return
     index = differing[0]
     e, g = expected[index], got[index]
-    position = next((k for k, (a, b) in enumerate(zip(e, g)) if a != b), min(len(e), len(g)))
+    position = next(
+        (k for k, (a, b) in enumerate(zip(e, g, strict=False)) if a != b), min(len(e), len(g))
+    )
     lines = [
         f"{what}: {len(differing)} of {len(expected)} differ.",
         f"first: item {index}"

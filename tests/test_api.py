@@ -188,7 +188,7 @@ def test_encode_matches_tokenizers(shared_data: Path, texts: list[str], name: st
     for add_special_tokens in (False, True):
         expected = [reference.encode(t, add_special_tokens=add_special_tokens).ids for t in texts]
         got = [tok.encode(t, add_special_tokens=add_special_tokens) for t in texts]
-        mismatches = [i for i, (e, g) in enumerate(zip(expected, got)) if e != g]
+        mismatches = [i for i, (e, g) in enumerate(zip(expected, got, strict=False)) if e != g]
         assert not mismatches, (
             f"{name} add_special_tokens={add_special_tokens}: {len(mismatches)} texts differ, "
             f"first {texts[mismatches[0]][:80]!r}: expected {expected[mismatches[0]][:20]}, "
@@ -339,7 +339,7 @@ def test_encoded_batch_shapes_and_views() -> None:
     matrix, mask = batch.to_padded(pad_id=7)
     longest = max(len(ids) for ids in expected)
     assert matrix.shape == mask.shape == (len(docs), longest)
-    for row, row_mask, ids in zip(matrix.tolist(), mask.tolist(), expected):
+    for row, row_mask, ids in zip(matrix.tolist(), mask.tolist(), expected, strict=False):
         assert row == ids + [7] * (longest - len(ids))
         assert row_mask == [True] * len(ids) + [False] * (longest - len(ids))
     truncated, _ = batch.to_padded(length=2)

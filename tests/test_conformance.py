@@ -165,7 +165,7 @@ def test_tokenizer_json_single_and_numpy_paths(
     offsets = batch.offsets.tolist()
     ids = batch.ids.tolist()
     assert offsets[0] == 0 and offsets[-1] == len(ids)
-    got = [ids[start:end] for start, end in zip(offsets, offsets[1:])]
+    got = [ids[start:end] for start, end in zip(offsets, offsets[1:], strict=False)]
     assert_same_ids(
         f"{name} encode_batch_numpy(add_special_tokens=False) on corpus/{folder}",
         sample.texts,

@@ -38,7 +38,7 @@ def assert_same_encoding(mine: Any, reference: Any, where: str) -> None:
         got, expected = list(getattr(mine, field)), list(getattr(reference, field))
         if got != expected:
             at = next(
-                (i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
                 min(len(got), len(expected)),
             )
             pytest.fail(
@@ -48,7 +48,7 @@ def assert_same_encoding(mine: Any, reference: Any, where: str) -> None:
                 pytrace=False,
             )
     assert len(mine.overflowing) == len(reference.overflowing), where
-    for i, (a, b) in enumerate(zip(mine.overflowing, reference.overflowing)):
+    for i, (a, b) in enumerate(zip(mine.overflowing, reference.overflowing, strict=False)):
         assert_same_encoding(a, b, f"{where}.overflowing[{i}]")
 
 
@@ -86,7 +86,7 @@ def test_every_field_matches_on_the_corpus(
         subset = texts if add else texts[::4]
         expected = hf.encode_batch(subset, add_special_tokens=add)
         got = mine.encode_batch(subset, add_special_tokens=add)
-        for i, (a, b) in enumerate(zip(got, expected)):
+        for i, (a, b) in enumerate(zip(got, expected, strict=False)):
             assert_same_encoding(a, b, f"{name} text {i} (add_special_tokens={add})")
 
 
@@ -108,7 +108,7 @@ def test_pairs_truncation_stride_and_padding(
     name: str, tokenizers: Tokenizers, corpus: Corpus
 ) -> None:
     texts = [t[:400] for t in sample_texts(corpus, 6_000)]
-    pairs = list(zip(texts[::2], texts[1::2]))
+    pairs = list(zip(texts[::2], texts[1::2], strict=False))
     hf = reference(tokenizers, name)
     mine = compat.Tokenizer.from_file(tokenizers.tokenizer_json(name))
     for max_length, stride, strategy, direction in TRUNCATIONS:
@@ -134,7 +134,7 @@ def test_pairs_truncation_stride_and_padding(
                         assert "too short" in str(error) or "Second sequence" in str(error), error
                         continue
                     got = mine.encode_batch(batch, add_special_tokens=add)
-                    for i, (a, b) in enumerate(zip(got, expected)):
+                    for i, (a, b) in enumerate(zip(got, expected, strict=False)):
                         assert_same_encoding(a, b, f"{where} input {i}")
 
 
@@ -286,7 +286,7 @@ def test_call_matches_padded_reference(tokenizers: Tokenizers) -> None:
     pairs = ["one", "two three", "four"]
     hf.enable_truncation(12)
     hf.enable_padding(pad_id=0, pad_token="[PAD]")
-    expected = hf.encode_batch(list(zip(texts, pairs)))
+    expected = hf.encode_batch(list(zip(texts, pairs, strict=False)))
     batch = tok(
         texts,
         pairs,

@@ -257,7 +257,7 @@ def test_megatron_index_field_by_field(
         assert document_index.tolist() == list(range(len(expected) + 1))
         data = np.fromfile(tmp_path / f"{name}.bin", dtype=dtype)
         assert len(data) == sum(lengths)
-        for length, pointer, ids in zip(lengths, pointers, expected):
+        for length, pointer, ids in zip(lengths, pointers, expected, strict=False):
             start = pointer // itemsize
             assert data[start : start + length].tolist() == ids
 

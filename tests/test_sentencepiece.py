@@ -155,7 +155,7 @@ def with_scores(model: bytes, scores: Sequence[float]) -> bytes:
     patched = bytearray(model)
     pieces = [(s, e) for field, _, s, e in protobuf_fields(model, 0, len(model)) if field == 1]
     assert len(pieces) == len(scores), f"{len(pieces)} pieces, {len(scores)} scores"
-    for (start, end), score in zip(pieces, scores):
+    for (start, end), score in zip(pieces, scores, strict=False):
         for field, wire_type, value_start, value_end in protobuf_fields(model, start, end):
             if field == 2 and wire_type == 5:
                 (old,) = struct.unpack("<f", model[value_start:value_end])
@@ -366,7 +366,7 @@ def test_installed_sentencepiece_reproduces_stored_ids(
         origins=names,
     )
     pieces = processor.encode(texts, out_type=str)
-    differing = [n for n, p in zip(names, pieces) if p != stored["pieces"][n]]
+    differing = [n for n, p in zip(names, pieces, strict=False) if p != stored["pieces"][n]]
     assert not differing, f"{what}: pieces differ on {differing}"
 
 
@@ -493,7 +493,7 @@ def test_charsmap_normalizes_every_code_point_like_sentencepiece(models: Models)
         got = [reference.normalize_str(c) for c in characters]
         differing = [
             f"U+{ord(c):04X}: spm {e!r}, reference {g!r}"
-            for c, e, g in zip(characters, expected, got)
+            for c, e, g in zip(characters, expected, got, strict=False)
             if e != g
         ]
         assert not differing, f"{len(differing)} code points differ: {differing[:10]}"
@@ -523,7 +523,7 @@ def test_differences_explain_the_corpus(
     reference = models.reference_ids(name, folder)
     converted = models.converted(name)
     explained = []
-    for text, expected in zip(sample.texts, reference):
+    for text, expected in zip(sample.texts, reference, strict=False):
         got = converted.ids(text)
         explained.append(expected if got != expected and is_tie(expected, got) else got)
     assert_same_ids(
@@ -545,7 +545,7 @@ def test_each_difference_is_needed(
     converted = models.converted(name)
     for folder in CORPUS_FOLDERS:
         sample = spm_corpus.sample(folder)
-        for text, expected in zip(sample.texts, models.reference_ids(name, folder)):
+        for text, expected in zip(sample.texts, models.reference_ids(name, folder), strict=False):
             got = converted.ids(text, without=[difference])
             if got != expected and not is_tie(expected, got):
                 return
@@ -710,7 +710,7 @@ def test_decoding(models: Models, spm_corpus: Corpus, name: str) -> None:
     compared = 0
     for folder in CORPUS_FOLDERS:
         sample = spm_corpus.sample(folder)
-        for origin, ids in zip(sample.origins, models.reference_ids(name, folder)):
+        for origin, ids in zip(sample.origins, models.reference_ids(name, folder), strict=False):
             if special.isdisjoint(ids):
                 compared += 1
                 expected = reference.decode(ids, skip_special_tokens=False)

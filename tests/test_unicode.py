@@ -93,7 +93,7 @@ class Probe:
 
 
 def first_difference(texts: list[str], expected: list[str], got: list[str]) -> str | None:
-    for text, e, g in zip(texts, expected, got):
+    for text, e, g in zip(texts, expected, got, strict=False):
         if e != g:
             codes = " ".join(f"{ord(c):04X}" for c in text[:12])
             return f"input {codes}: expected {e!r}, got {g!r}"

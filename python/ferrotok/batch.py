@@ -109,7 +109,7 @@ class EncodedBatch:
     def __iter__(self) -> Iterator[npt.NDArray[np.uint32]]:
         ids = self.ids
         bounds = self.offsets.tolist()
-        for start, stop in zip(bounds, bounds[1:]):
+        for start, stop in zip(bounds, bounds[1:], strict=False):
             yield ids[start:stop]
 
     def __repr__(self) -> str:
@@ -124,7 +124,7 @@ class EncodedBatch:
         """One Python list of ids per document, like `Tokenizer.encode_batch` returns."""
         flat = self.ids.tolist()
         bounds = self.offsets.tolist()
-        return [flat[start:stop] for start, stop in zip(bounds, bounds[1:])]
+        return [flat[start:stop] for start, stop in zip(bounds, bounds[1:], strict=False)]
 
     def to_padded(
         self, pad_id: int = 0, length: int | None = None

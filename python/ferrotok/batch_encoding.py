@@ -129,7 +129,7 @@ def call(
             pad_token = tokenizer._native.id_to_token(pad_id) or ""
         padding_args = (fixed, padding_side, pad_to_multiple_of, default_id, 0, pad_token)
 
-    inputs = list(zip(texts, pairs))
+    inputs = list(zip(texts, pairs, strict=False))
     keep = {
         "input_ids": True,
         "token_type_ids": return_token_type_ids,

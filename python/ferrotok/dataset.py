@@ -209,7 +209,7 @@ class TokenDataset(Sequence[np.ndarray]):
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for tokens, bounds in self._shards:
-            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=False):
                 yield tokens[start:end]
 
     def __repr__(self) -> str:

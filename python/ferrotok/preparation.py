@@ -178,7 +178,7 @@ class _Documents:
     description: str
 
 
-_Source = Union[_Files, _Parquet, _Documents]
+_Source = _Files | _Parquet | _Documents
 
 
 def _is_path(value: object) -> bool:

@@ -28,6 +28,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use super::utf8_len;
 use super::word_cache::{self, WordCache};
 use crate::error::{Error, Result};
+use crate::pretokenize::scanners::KnownPattern;
 
 /// Pieces with at most this many units are merged by the quadratic scan; longer ones by the heap.
 /// Below ~64 units a linear rescan of a small array beats heap bookkeeping.
@@ -470,20 +471,42 @@ impl Bpe {
         }
         word_cache::with_cache(self.cache_id, |cache| {
             for piece in pieces {
-                if self.split_at_word_marker && piece.len() > WORD_MARKER.len() {
-                    let mut start = 0;
-                    for at in memchr::memmem::find_iter(piece, WORD_MARKER) {
-                        if at > start && !piece[..at].ends_with(WORD_MARKER) {
-                            self.encode_word(cache, &piece[start..at], out);
-                            start = at;
-                        }
-                    }
-                    self.encode_word(cache, &piece[start..], out);
-                } else {
-                    self.encode_word(cache, piece, out);
-                }
+                self.encode_cached(cache, piece, out);
             }
         });
+    }
+
+    /// Like [`Bpe::encode_pieces`] for the pieces `scanner` finds in `text` (its matches tile
+    /// the text): each is encoded as soon as it is found, with no list of pieces in between.
+    pub fn encode_scanned(&self, text: &str, scanner: KnownPattern, out: &mut Vec<u32>) {
+        let bytes = text.as_bytes();
+        if self.dropout.is_some() {
+            let mut ranges = Vec::new();
+            scanner.find_ranges(text, &mut ranges);
+            return self.encode_pieces(ranges.into_iter().map(|r| &bytes[r]), out);
+        }
+        word_cache::with_cache(self.cache_id, |cache| {
+            scanner.for_each_match(text, |start, end| {
+                self.encode_cached(cache, &bytes[start..end], out)
+            });
+        });
+    }
+
+    /// Encodes one piece through the cache, word by word when it may be cut at word markers.
+    #[inline]
+    fn encode_cached(&self, cache: &mut WordCache, piece: &[u8], out: &mut Vec<u32>) {
+        if self.split_at_word_marker && piece.len() > WORD_MARKER.len() {
+            let mut start = 0;
+            for at in memchr::memmem::find_iter(piece, WORD_MARKER) {
+                if at > start && !piece[..at].ends_with(WORD_MARKER) {
+                    self.encode_word(cache, &piece[start..at], out);
+                    start = at;
+                }
+            }
+            self.encode_word(cache, &piece[start..], out);
+        } else {
+            self.encode_word(cache, piece, out);
+        }
     }
 
     /// Encodes one word (a piece that no merge crosses) through the cache.

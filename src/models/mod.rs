@@ -10,6 +10,8 @@ pub mod wordlevel;
 pub mod wordpiece;
 
 pub use bpe::{Bpe, BpeOptions, Units};
+
+use crate::pretokenize::scanners::KnownPattern;
 pub use unigram::Unigram;
 pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;
@@ -63,6 +65,16 @@ impl Model {
             Model::WordPiece(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
             Model::Unigram(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
             Model::WordLevel(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
+        }
+    }
+
+    /// Encodes the pieces `scanner` finds in `text` (see [`Bpe::encode_scanned`]).
+    pub fn encode_scanned(&self, text: &str, scanner: KnownPattern, out: &mut Vec<u32>) {
+        match self {
+            Model::Bpe(bpe) => bpe.encode_scanned(text, scanner, out),
+            _ => scanner.for_each_match(text, |start, end| {
+                self.encode_piece(&text.as_bytes()[start..end], out)
+            }),
         }
     }
 }

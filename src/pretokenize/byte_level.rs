@@ -35,6 +35,17 @@ pub struct ByteLevel {
 }
 
 impl ByteLevel {
+    /// What this step does to a text's pieces, for [`PreTokenizer::tiling`](super::PreTokenizer::tiling).
+    pub(crate) fn tiling(&self) -> super::Tiling {
+        match (self.add_prefix_space, self.use_regex) {
+            (true, _) => super::Tiling::Other,
+            (false, true) => GPT2_REGEX
+                .known()
+                .map_or(super::Tiling::Other, super::Tiling::By),
+            (false, false) => super::Tiling::Identity,
+        }
+    }
+
     /// Applies the prefix space and the GPT-2 split to every piece.
     pub(crate) fn pre_tokenize(&self, pieces: &mut Pieces) {
         if self.add_prefix_space {

@@ -33,6 +33,7 @@ pub use self::char_split::CharSplit;
 pub use self::digits::Digits;
 pub use self::metaspace::{Metaspace, PrependScheme};
 pub use self::regex::Regex;
+use self::scanners::KnownPattern;
 pub use self::split::{Split, SplitBehavior, SplitPattern};
 
 use self::split::Marked;
@@ -208,6 +209,17 @@ impl Pieces {
 }
 
 /// What a pre-tokenizer does at a line start (see [`PreTokenizer::cuts_at_line_starts`]).
+/// What a pre-tokenizer makes of a text's pieces (see [`PreTokenizer::tiling_scanner`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Tiling {
+    /// Leaves them as they are.
+    Identity,
+    /// Its pieces of any text are the matches of this pattern.
+    By(KnownPattern),
+    /// Anything else.
+    Other,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LineCut {
     /// Always has a piece boundary there, and the same pieces on both sides.
@@ -282,6 +294,37 @@ impl PreTokenizer {
     /// cut further (`ByteLevel` without prefix space, `Digits`) keep the property.
     pub fn cuts_at_line_starts(&self) -> bool {
         self.line_cut() == LineCut::Cuts
+    }
+
+    /// The known pattern whose matches are exactly the pieces this pre-tokenizer makes of any
+    /// text (a known `Split`, isolated, maybe beside a `ByteLevel` that only maps bytes, as in
+    /// every OpenAI, Llama 3 and Qwen 2 file), so that the tokenizer can hand each match to the
+    /// model as the scanner finds it instead of building [`Pieces`] (see
+    /// [`crate::Tokenizer::encode_with`]).
+    pub fn tiling_scanner(&self) -> Option<KnownPattern> {
+        match self.tiling() {
+            Tiling::By(scanner) => Some(scanner),
+            Tiling::Identity | Tiling::Other => None,
+        }
+    }
+
+    fn tiling(&self) -> Tiling {
+        match self {
+            PreTokenizer::Split(split) => split.tiling().map_or(Tiling::Other, Tiling::By),
+            PreTokenizer::ByteLevel(byte_level) => byte_level.tiling(),
+            PreTokenizer::Sequence(steps) => {
+                let mut found = Tiling::Identity;
+                for step in steps {
+                    match (step.tiling(), found) {
+                        (Tiling::Identity, _) => {}
+                        (Tiling::By(scanner), Tiling::Identity) => found = Tiling::By(scanner),
+                        _ => return Tiling::Other,
+                    }
+                }
+                found
+            }
+            _ => Tiling::Other,
+        }
     }
 
     fn line_cut(&self) -> LineCut {

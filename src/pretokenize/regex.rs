@@ -46,6 +46,14 @@ impl std::fmt::Debug for Regex {
 }
 
 impl Regex {
+    /// The hand-written scanner that runs this pattern, if it has one.
+    pub(crate) fn known(&self) -> Option<KnownPattern> {
+        match self {
+            Regex::Known { scanner, .. } => Some(*scanner),
+            _ => None,
+        }
+    }
+
     /// Compiles `pattern` with Oniguruma's default (Ruby) syntax, as Hugging Face `tokenizers`
     /// does for `Split` patterns.
     ///

@@ -17,6 +17,7 @@
 use std::ops::Range;
 
 use super::regex::Regex;
+use super::scanners::KnownPattern;
 use crate::error::Result;
 
 /// The pattern of a [`Split`]: `{"String": s}` (a literal) or `{"Regex": r}` in `tokenizer.json`.
@@ -77,12 +78,26 @@ pub struct Split {
 
 impl Split {
     /// Whether this split always cuts a text at a line start `x\nA` (see
-    /// [`PreTokenizer::cuts_at_line_starts`](super::PreTokenizer::cuts_at_line_starts)): true for
-    /// the known split patterns, isolated, not inverted.
+    /// [`PreTokenizer::cuts_at_line_starts`](super::PreTokenizer::cuts_at_line_starts)): true
+    /// when its pieces are a known pattern's matches.
     pub(crate) fn cuts_at_line_starts(&self) -> bool {
-        !self.invert
-            && self.behavior == SplitBehavior::Isolated
-            && matches!(self.matcher, Matcher::Regex(Regex::Known { .. }))
+        self.tiling().is_some()
+    }
+
+    /// The known pattern whose matches are exactly this split's pieces. A known pattern's
+    /// matches tile any text, so the `find_matches` list holds matches only: isolating them
+    /// keeps each as a piece, and so does removing the inverted ones (tiktoken's encodings are
+    /// loaded as `Removed` + `invert`).
+    pub(crate) fn tiling(&self) -> Option<KnownPattern> {
+        let keeps_each_match = match self.behavior {
+            SplitBehavior::Isolated => true,
+            SplitBehavior::Removed => self.invert,
+            _ => false,
+        };
+        match &self.matcher {
+            Matcher::Regex(regex) if keeps_each_match => regex.known(),
+            _ => None,
+        }
     }
 
     /// Compiles `pattern` (a `Regex` pattern with Oniguruma, as `tokenizers` does). An invalid

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 from ferrotok import _native
 from ferrotok._native import Encoding
@@ -23,7 +23,7 @@ from ferrotok._native import Encoding
 __all__ = ["AddedToken", "Encoding", "Tokenizer"]
 
 #: One input of `encode_batch`: a text, or a pair as a tuple or list of two texts.
-InputSequence = Union[str, tuple[str, str], list[str]]
+InputSequence = str | tuple[str, str] | list[str]
 
 
 class AddedToken:
