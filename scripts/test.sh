@@ -6,7 +6,8 @@
 # 2. the Rust gates: cargo fmt --check, clippy -D warnings (with the `python` feature),
 #    cargo test (the core, without Python);
 # 3. ferrotok built in release mode and installed into the venv (maturin develop);
-# 4. the Python gates: ruff check, ruff format --check, mypy.stubtest on ferrotok._native;
+# 4. the Python gates: ruff check, ruff format --check, mypy.stubtest on ferrotok._native, mypy
+#    on the package (python/ferrotok, with the stubs);
 # 5. pytest: tests/ (conformance on ../shared/data, hypothesis properties, API), the doctests of
 #    python/ferrotok and the README examples.
 #
@@ -121,6 +122,9 @@ if [[ -f scripts/stubtest-allowlist.txt ]]; then
     stubtest_args+=(--allowlist scripts/stubtest-allowlist.txt)
 fi
 "$py" -m mypy.stubtest "${stubtest_args[@]}"
+
+step "mypy python/ferrotok"
+"$py" -m mypy python/ferrotok
 
 # --- pytest ------------------------------------------------------------------------------------
 step "pytest tests/, doctests of python/ferrotok and README.md"

@@ -211,11 +211,7 @@ impl Tokenizer {
     pub fn encode_into(&self, text: &str, add_special_tokens: bool, out: &mut Vec<u32>) {
         let start = out.len();
         self.encode_with(text, SpecialTokens::Added, out);
-        if add_special_tokens {
-            if let Some(processor) = &self.post_processor {
-                processor.apply(out, start);
-            }
-        }
+        self.post_process_ids(add_special_tokens, out, start);
     }
 
     /// Like [`Tokenizer::encode_with`] plus the post-processor when `add_special_tokens`, on up to
@@ -256,12 +252,18 @@ impl Tokenizer {
                 out.extend_from_slice(&ids);
             }
         }
+        self.post_process_ids(add_special_tokens, &mut out, 0);
+        out
+    }
+
+    /// Lets the post-processor add its tokens (BOS, CLS/SEP) around `out[start..]`, when
+    /// `add_special_tokens`.
+    fn post_process_ids(&self, add_special_tokens: bool, out: &mut Vec<u32>, start: usize) {
         if add_special_tokens {
             if let Some(processor) = &self.post_processor {
-                processor.apply(&mut out, 0);
+                processor.apply(out, start);
             }
         }
-        out
     }
 
     /// Encodes all of `text` as text (tiktoken's `encode_ordinary`): no special-token matching and

@@ -445,3 +445,37 @@ def assert_same_texts(
         f"  got      {g[max(0, position - 60) : position + 60]!r}",
     ]
     pytest.fail("\n".join(lines), pytrace=False)
+
+
+#: Every per-token field of a rich Encoding, as `tokenizers.Encoding` has them.
+ENCODING_FIELDS = (
+    "ids",
+    "type_ids",
+    "tokens",
+    "offsets",
+    "word_ids",
+    "sequence_ids",
+    "special_tokens_mask",
+    "attention_mask",
+)
+
+
+def assert_same_encoding(mine: Any, reference: Any, where: str) -> None:
+    """Every field of `mine` (a ferrotok Encoding) equals `reference`'s (a tokenizers
+    Encoding), overflowing parts included; a failure shows the first difference in context."""
+    for field_name in ENCODING_FIELDS:
+        got, expected = list(getattr(mine, field_name)), list(getattr(reference, field_name))
+        if got != expected:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                min(len(got), len(expected)),
+            )
+            pytest.fail(
+                f"{where}: {field_name} differs at token {at}: ferrotok "
+                f"{got[max(0, at - 3) : at + 3]} vs tokenizers {expected[max(0, at - 3) : at + 3]} "
+                f"(lengths {len(got)}, {len(expected)})",
+                pytrace=False,
+            )
+    assert len(mine.overflowing) == len(reference.overflowing), where
+    for i, (a, b) in enumerate(zip(mine.overflowing, reference.overflowing, strict=False)):
+        assert_same_encoding(a, b, f"{where}.overflowing[{i}]")

@@ -207,6 +207,24 @@ def test_encode_batch_equals_encode(shared_data: Path, texts: list[str], name: s
         assert [tok.count(t, add_special_tokens) for t in texts] == [len(s) for s in singles]
 
 
+def test_batch_lists_leave_the_garbage_collector_as_they_found_it(texts: list[str]) -> None:
+    # The lists are built with the collector paused; it must come back on, and stay off when
+    # the caller had turned it off.
+    import gc
+
+    enc = ferrotok.get_encoding("o200k_base")
+    expected = [enc.encode_ordinary(t) for t in texts]
+    assert gc.isenabled()
+    assert enc.encode_ordinary_batch(texts) == expected
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert enc.encode_ordinary_batch(texts) == expected
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_encode_batch_numpy_equals_encode_batch(
     shared_data: Path, texts: list[str], name: str

@@ -13,43 +13,13 @@ from typing import Any
 import ferrotok
 import numpy as np
 import pytest
-from conftest import CORPUS_FOLDERS, HF_TOKENIZERS, Corpus, Tokenizers
+from conftest import CORPUS_FOLDERS, HF_TOKENIZERS, Corpus, Tokenizers, assert_same_encoding
 from ferrotok.compat import tokenizers as compat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-FIELDS = (
-    "ids",
-    "type_ids",
-    "tokens",
-    "offsets",
-    "word_ids",
-    "sequence_ids",
-    "special_tokens_mask",
-    "attention_mask",
-)
-
 #: Text per corpus folder for the whole-field comparison (five folders: about 1 MB in all).
 BYTES_PER_FOLDER = 200_000
-
-
-def assert_same_encoding(mine: Any, reference: Any, where: str) -> None:
-    for field in FIELDS:
-        got, expected = list(getattr(mine, field)), list(getattr(reference, field))
-        if got != expected:
-            at = next(
-                (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
-                min(len(got), len(expected)),
-            )
-            pytest.fail(
-                f"{where}: {field} differs at token {at}: ferrotok {got[max(0, at - 3) : at + 3]} "
-                f"vs tokenizers {expected[max(0, at - 3) : at + 3]} (lengths {len(got)}, "
-                f"{len(expected)})",
-                pytrace=False,
-            )
-    assert len(mine.overflowing) == len(reference.overflowing), where
-    for i, (a, b) in enumerate(zip(mine.overflowing, reference.overflowing, strict=False)):
-        assert_same_encoding(a, b, f"{where}.overflowing[{i}]")
 
 
 def sample_texts(corpus: Corpus, limit: int) -> list[str]:

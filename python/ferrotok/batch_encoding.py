@@ -149,9 +149,9 @@ def call(
             return_offsets_mapping,
             num_threads,
         )
-        data = {key: value for key, value in arrays.items() if keep[key]}
+        data: dict[str, Any] = {key: value for key, value in arrays.items() if keep[key]}
         if return_tensors == "pt":
-            import torch
+            import torch  # type: ignore[import-not-found,unused-ignore]  # optional
 
             data = {key: torch.from_numpy(value) for key, value in data.items()}
         return BatchEncoding(data)

@@ -58,12 +58,16 @@ class AddedToken:
         return self.content
 
 
-def _pair(item: InputSequence) -> tuple[str, str | None]:
+def _pair(item: object) -> tuple[str, str | None]:
+    """One input of `encode_batch` as `(text, pair)`: a text, a pair of texts as a tuple or a
+    list, or `(text, None)` as `encode` passes a single text."""
     if isinstance(item, str):
         return (item, None)
     if isinstance(item, (tuple, list)) and len(item) == 2:
         first, second = item
-        if isinstance(first, str) and isinstance(second, str):
+        if isinstance(first, str) and (
+            isinstance(second, str) or (second is None and isinstance(item, tuple))
+        ):
             return (first, second)
     raise TypeError(f"expected a str or a pair of str, got {item!r}")
 
@@ -77,14 +81,23 @@ class Tokenizer:
     `tokenizers` assigns them).
     """
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(
+        self, document: dict[str, Any], *, _loaded: _native.Tokenizer | None = None
+    ) -> None:
         """Builds a tokenizer from the parsed JSON of a `tokenizer.json`; use `from_file` or
-        `from_str` instead."""
+        `from_str` instead (they pass the native tokenizer they already loaded as `_loaded`,
+        so that a file is not loaded twice)."""
         self._document = document
-        self._native = _native.Tokenizer.from_str(json.dumps(document, ensure_ascii=False))
+        self._native = (
+            _loaded
+            if _loaded is not None
+            else _native.Tokenizer.from_str(json.dumps(document, ensure_ascii=False))
+        )
         truncation, padding = self._native.file_settings()
-        self._truncation = truncation
-        self._padding = padding
+        # As the native encode takes them: (max_length, stride, strategy, direction) and
+        # (length, direction, pad_to_multiple_of, pad_id, pad_type_id, pad_token).
+        self._truncation: tuple[int, int, str, str] | None = truncation
+        self._padding: tuple[int | None, str, int | None, int, int, str] | None = padding
         self._encode_special_tokens = False
 
     # ------------------------------------------------------------------ loading and saving
@@ -97,14 +110,14 @@ class Tokenizer:
                 text = f.read()
         except OSError as error:
             raise _native.TokenizerFileError(f"{os.fspath(path)}: {error.strerror}") from error
-        _native.Tokenizer.from_file(os.fspath(path))  # the file's own errors, naming the file
-        return cls(json.loads(text))
+        loaded = _native.Tokenizer.from_file(os.fspath(path))  # errors name the file
+        return cls(json.loads(text), _loaded=loaded)
 
     @classmethod
     def from_str(cls, json_text: str) -> Tokenizer:
         """Loads a tokenizer from the text of a `tokenizer.json`."""
-        _native.Tokenizer.from_str(json_text)  # malformed files raise here, with the JSON path
-        return cls(json.loads(json_text))
+        loaded = _native.Tokenizer.from_str(json_text)  # errors name the JSON path
+        return cls(json.loads(json_text), _loaded=loaded)
 
     @classmethod
     def from_buffer(cls, buffer: bytes) -> Tokenizer:
@@ -164,16 +177,13 @@ class Tokenizer:
         """Encodes texts or pairs in parallel; the batch is padded together."""
         if is_pretokenized:
             raise NotImplementedError("ferrotok does not support pre-tokenized input yet")
-        inputs = [
-            (item[0], item[1]) if isinstance(item, tuple) and item[1] is None else _pair(item)
-            for item in input
-        ]
+        inputs = [_pair(item) for item in input]
         return self._native.encode_rich(
             inputs,
             add_special_tokens,
             self._encode_special_tokens,
-            self._truncation_args(),
-            self._padding_args(),
+            self._truncation,
+            self._padding,
         )
 
     encode_batch_fast = encode_batch
@@ -187,7 +197,7 @@ class Tokenizer:
         """Truncation, the post-processor and padding, applied to encodings made with
         `add_special_tokens=False` and no truncation or padding."""
         return self._native.post_process(
-            encoding, pair, add_special_tokens, self._truncation_args(), self._padding_args()
+            encoding, pair, add_special_tokens, self._truncation, self._padding
         )
 
     @property
@@ -359,12 +369,6 @@ class Tokenizer:
             "strategy": strategy,
             "direction": direction,
         }
-
-    def _truncation_args(self) -> tuple[int, int, str, str] | None:
-        return self._truncation
-
-    def _padding_args(self) -> tuple[int | None, str, int | None, int, int, str] | None:
-        return self._padding
 
     def __repr__(self) -> str:
         return f"<ferrotok.compat.tokenizers.Tokenizer vocab_size={self._native.vocab_size}>"
