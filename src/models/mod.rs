@@ -10,11 +10,11 @@ pub mod wordlevel;
 pub mod wordpiece;
 
 pub use bpe::{Bpe, BpeOptions, Units};
-
-use crate::pretokenize::scanners::KnownPattern;
 pub use unigram::Unigram;
 pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;
+
+use crate::pretokenize::scanners::KnownPattern;
 
 /// The length of the UTF-8 sequence that starts with `first`.
 #[inline]

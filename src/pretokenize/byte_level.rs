@@ -35,7 +35,8 @@ pub struct ByteLevel {
 }
 
 impl ByteLevel {
-    /// What this step does to a text's pieces, for [`PreTokenizer::tiling`](super::PreTokenizer::tiling).
+    /// What this step does to a text's pieces, for
+    /// [`PreTokenizer::tiling_scanner`](super::PreTokenizer::tiling_scanner).
     pub(crate) fn tiling(&self) -> super::Tiling {
         match (self.add_prefix_space, self.use_regex) {
             (true, _) => super::Tiling::Other,

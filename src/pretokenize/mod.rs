@@ -208,7 +208,6 @@ impl Pieces {
     }
 }
 
-/// What a pre-tokenizer does at a line start (see [`PreTokenizer::cuts_at_line_starts`]).
 /// What a pre-tokenizer makes of a text's pieces (see [`PreTokenizer::tiling_scanner`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Tiling {
@@ -220,6 +219,7 @@ pub(crate) enum Tiling {
     Other,
 }
 
+/// What a pre-tokenizer does at a line start (see [`PreTokenizer::cuts_at_line_starts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LineCut {
     /// Always has a piece boundary there, and the same pieces on both sides.
