@@ -72,7 +72,7 @@ def main():
 
     text = "".join(scripted)
     starts = sorted(piece_starts(text))
-    runs = [scripted[s:e] for s, e in zip(starts, starts[1:] + [len(scripted)])]
+    runs = [scripted[s:e] for s, e in zip(starts, starts[1:] + [len(scripted)], strict=False)]
 
     classes = [0] * MAX
     representatives = []  # first character of each class

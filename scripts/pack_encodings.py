@@ -128,7 +128,7 @@ def unpack(name: str) -> Entries:
         ranks.extend(range(first, first + count))
     lengths = payload[at : at + len(ranks)]
     at += len(ranks)
-    for length, rank in zip(lengths, ranks):
+    for length, rank in zip(lengths, ranks, strict=False):
         entries.append((payload[at : at + length], rank))
         at += length
     if at != len(payload):
