@@ -3,6 +3,8 @@
 //! Components are enums, not trait objects: the compiler sees every variant and dispatch is a match.
 
 pub mod bpe;
+mod pair_table;
+mod radix_heap;
 pub mod trie;
 pub mod unigram;
 mod word_cache;

@@ -1,7 +1,7 @@
 //! Encodes the mixed corpus (1 MB from each of en, code, multilingual, ja, cut into paragraphs) on
 //! one thread and prints MB/s, on text the per-thread caches have not seen and on the same text
 //! again: a plain process to run under `perf` or callgrind, without Python around it.
-//! `FOLDERS=ja` takes one folder.
+//! `FOLDERS=ja` takes one folder; `MB=5` takes up to 5 MB from each (longer, steadier runs).
 //!
 //!     cargo run --release --manifest-path benches/core/Cargo.toml --example encode_corpus -- o200k_base [runs]
 //!     (a name with a `/` is a tokenizer.json path)
@@ -29,6 +29,9 @@ fn main() {
     let mut documents = Vec::new();
     let folders =
         std::env::var("FOLDERS").unwrap_or_else(|_| "en,code,multilingual,ja".to_string());
+    let per_folder = std::env::var("MB").map_or(1_000_000, |mb| {
+        (mb.parse::<f64>().expect("MB: a number of megabytes") * 1e6) as usize
+    });
     for folder in folders.split(',') {
         let mut text = String::new();
         let mut files: Vec<_> = std::fs::read_dir(data.join("corpus").join(folder))
@@ -39,11 +42,11 @@ fn main() {
         files.sort();
         for file in files {
             text.push_str(&std::fs::read_to_string(file).expect("utf-8 corpus file"));
-            if text.len() > 1_000_000 {
+            if text.len() > per_folder {
                 break;
             }
         }
-        let mut end = 1_000_000.min(text.len());
+        let mut end = per_folder.min(text.len());
         while !text.is_char_boundary(end) {
             end -= 1;
         }
