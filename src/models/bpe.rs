@@ -39,8 +39,9 @@ use crate::pretokenize::scanners::KnownPattern;
 const SHORT_PIECE_UNITS: usize = 64;
 
 /// Pieces with at least this many units are merged with a [`RadixHeap`], shorter long ones with
-/// a binary heap: below this the binary heap fits in L2 and the radix heap's 65 buckets are
-/// overhead.
+/// a binary heap, which is then small enough for the CPU caches. Measured on new text of random
+/// ASCII punctuation (o200k, one piece per document): at 100 units the binary heap was 25–35%
+/// faster, at 1,000 and 5,000 units the two were within the noise.
 const RADIX_HEAP_UNITS: usize = 1 << 14;
 
 /// Gives each model its own cache identity, so that one thread can use several models.
@@ -733,7 +734,9 @@ impl Bpe {
     /// the leftmost pair wins a tie by its lower position) and unlinks the merged unit from a
     /// list of `u8` links, so nothing is moved. The first version rescanned `(rank, id)` pairs
     /// with a branch per pair and shifted both arrays with `copy_within` on every merge;
-    /// memmove calls alone were 3% of new-text encoding.
+    /// memmove calls alone were 3% of new-text encoding. Against that scan (both on the packed
+    /// pair table; 20 MB of the mixed corpus, o200k, medians of 8 alternating runs): 21.7
+    /// against 19.8 MB/s on new text, 40.9 against 38.0 on repeated text, near the noise.
     fn merge_short(&self, symbols: &mut [u32], bytes: Option<&[u8]>) -> usize {
         const NONE: u32 = u32::MAX;
         let n = symbols.len();
