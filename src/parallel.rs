@@ -125,6 +125,17 @@ where
         }
         (ids, lengths)
     });
+    if let [(_, lengths)] = &encoded[..] {
+        // One chunk (one thread, or a small batch): its buffer is the result, not copied. A
+        // copy held the output twice at the peak, and glibc may keep the freed one.
+        let mut offsets = Vec::with_capacity(lengths.len() + 1);
+        offsets.push(0i64);
+        for &len in lengths {
+            offsets.push(offsets[offsets.len() - 1] + len as i64);
+        }
+        let (ids, _) = encoded.into_iter().next().expect("one chunk");
+        return (ids, offsets);
+    }
     let total: usize = encoded.iter().map(|(ids, _)| ids.len()).sum();
     let mut ids = Vec::with_capacity(total);
     let mut offsets = Vec::with_capacity(items.len() + 1);

@@ -413,8 +413,10 @@ struct LongEntry {
     ids_len: u32,
 }
 
-/// The arenas of [`LongWords`] are emptied when they hold this many bytes (16 MB).
-const LONG_BYTES: usize = 16 << 20;
+/// The arenas of [`LongWords`] are emptied when they hold this many bytes (4 MB). Long pieces are
+/// mostly seen once; with 16 MB, encoding the whole 26 MB corpus on one thread kept 18 MB more
+/// (113 MB above the documents instead of 95; `benches/peak_memory.py`).
+const LONG_BYTES: usize = 4 << 20;
 
 impl LongWords {
     #[inline]
