@@ -45,7 +45,8 @@ const INITIAL_SLOTS: usize = 1 << 10;
 const MAX_SLOTS: usize = 1 << 18;
 /// How many models' caches a thread keeps.
 const MODELS_PER_THREAD: usize = 4;
-/// How many pieces [`WordCache::encode_ahead`] fetches ahead.
+/// How many pieces [`WordCache::encode_ahead`] fetches ahead (8, 16 and 32 measured within the
+/// noise of each other).
 const AHEAD: usize = 16;
 
 /// A piece as the cache compares it: its bytes as little-endian words, zero-padded, its length,
@@ -214,7 +215,8 @@ impl WordCache {
     /// time of a cache hit, a third of all encoding time, on the first load of the piece's set,
     /// which is usually not in L1 or L2 (the table is megabytes, the set random). Looking up
     /// pieces one at a time waits for those misses one after another; fetching a few pieces
-    /// ahead lets them overlap.
+    /// ahead lets them overlap. Measured with `encode_corpus` (o200k, one core), repeated text:
+    /// English 34 → 78 MB/s, the 4 MB mixed corpus about 40 → 80 MB/s.
     #[inline]
     pub(crate) fn encode_ahead<'p>(
         &mut self,
