@@ -115,37 +115,33 @@ where
     };
     let chunk_len = items.len().div_ceil(chunk_count).max(1);
     let chunks: Vec<&[T]> = items.chunks(chunk_len).collect();
-    let encoded: Vec<(Vec<u32>, Vec<usize>)> = map(&chunks, total_bytes, Some(workers), |chunk| {
-        let mut ids = Vec::new();
-        let mut lengths = Vec::with_capacity(chunk.len());
-        for item in chunk.iter() {
-            let before = ids.len();
-            encode(item, &mut ids);
-            lengths.push(ids.len() - before);
-        }
-        (ids, lengths)
-    });
-    if let [(_, lengths)] = &encoded[..] {
-        // One chunk (one thread, or a small batch): its buffer is the result, not copied. A
-        // copy held the output twice at the peak, and glibc may keep the freed one.
-        let mut offsets = Vec::with_capacity(lengths.len() + 1);
-        offsets.push(0i64);
-        for &len in lengths {
-            offsets.push(offsets[offsets.len() - 1] + len as i64);
-        }
-        let (ids, _) = encoded.into_iter().next().expect("one chunk");
-        return (ids, offsets);
-    }
-    let total: usize = encoded.iter().map(|(ids, _)| ids.len()).sum();
-    let mut ids = Vec::with_capacity(total);
+    let mut encoded: Vec<(Vec<u32>, Vec<usize>)> =
+        map(&chunks, total_bytes, Some(workers), |chunk| {
+            let mut ids = Vec::new();
+            let mut lengths = Vec::with_capacity(chunk.len());
+            for item in chunk.iter() {
+                let before = ids.len();
+                encode(item, &mut ids);
+                lengths.push(ids.len() - before);
+            }
+            (ids, lengths)
+        });
     let mut offsets = Vec::with_capacity(items.len() + 1);
     offsets.push(0i64);
-    for (chunk_ids, lengths) in encoded {
-        ids.extend_from_slice(&chunk_ids);
-        for len in lengths {
-            let last = *offsets.last().unwrap_or(&0);
-            offsets.push(last + len as i64);
-        }
+    for len in encoded.iter().flat_map(|(_, lengths)| lengths) {
+        offsets.push(offsets[offsets.len() - 1] + *len as i64);
     }
+    let ids = if encoded.len() == 1 {
+        // One chunk (one thread, or a small batch): its buffer is the result, not copied. A
+        // copy held the output twice at the peak, and glibc may keep the freed one.
+        encoded.pop().map(|(ids, _)| ids).unwrap_or_default()
+    } else {
+        let total: usize = encoded.iter().map(|(ids, _)| ids.len()).sum();
+        let mut ids = Vec::with_capacity(total);
+        for (chunk_ids, _) in encoded {
+            ids.extend_from_slice(&chunk_ids);
+        }
+        ids
+    };
     (ids, offsets)
 }
