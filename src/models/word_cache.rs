@@ -229,6 +229,9 @@ impl WordCache {
         if let Some(key) = &key {
             self.prefetch(key);
         }
+        // The ring is updated in place here rather than through push and pop helpers shared
+        // with `finish`: with those, callgrind counted 2–11% more instructions in this function
+        // (o200k, mixed corpus).
         let queued = (piece, key);
         if ahead.len < AHEAD {
             ahead.ring[(ahead.start + ahead.len) % AHEAD] = queued;
