@@ -88,6 +88,8 @@ EXAMPLES = [
     "I'M can't 'll ''s",
     "1234567 ٣٤٥ १२३",
     "a\u0301\u0301 e\u0308",
+    # ASCII punctuation, spaces and controls before a combining mark join it in one cluster.
+    "x. \u0301!\u0308,, \t\u0301\r\n\u0301\x07\u0327 #\ufe0f\u20e3 ",
     "\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd",
     "<|endoftext|>Hello<|endoftext|>",
     "<|begin_of_text|><|im_start|>user\n<|endoftext",

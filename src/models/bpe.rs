@@ -22,7 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -43,9 +43,6 @@ const SHORT_PIECE_UNITS: usize = 64;
 /// ASCII punctuation (o200k, one piece per document): at 100 units the binary heap was 25–35%
 /// faster, at 1,000 and 5,000 units the two were within the noise.
 const RADIX_HEAP_UNITS: usize = 1 << 14;
-
-/// Gives each model its own cache identity, so that one thread can use several models.
-static NEXT_MODEL_ID: AtomicU64 = AtomicU64::new(1);
 
 /// How a piece is cut into initial units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,7 +381,7 @@ impl Bpe {
             && vocab.contains_key(WORD_MARKER)
             && vocab.keys().all(|token| marker_only_leading(token));
         let mut model = Bpe {
-            cache_id: NEXT_MODEL_ID.fetch_add(1, Ordering::Relaxed),
+            cache_id: word_cache::new_model_id(),
             all_byte_units,
             split_at_word_marker,
             byte_pairs: Box::new([]),

@@ -65,7 +65,7 @@ impl Model {
         match self {
             Model::Bpe(bpe) => bpe.encode_pieces(pieces, out),
             Model::WordPiece(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
-            Model::Unigram(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
+            Model::Unigram(model) => model.encode_pieces(pieces, out),
             Model::WordLevel(model) => pieces.for_each(|piece| model.encode_piece(piece, out)),
         }
     }
