@@ -90,6 +90,8 @@ EXAMPLES = [
     "a\u0301\u0301 e\u0308",
     # ASCII punctuation, spaces and controls before a combining mark join it in one cluster.
     "x. \u0301!\u0308,, \t\u0301\r\n\u0301\x07\u0327 #\ufe0f\u20e3 ",
+    # Removed controls between combining marks; tabs and DEL among capitals.
+    "e\u0301\x01\u0327 A\tB\x7fC\u00c9\u0300\x00D\r\nE",
     "\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd",
     "<|endoftext|>Hello<|endoftext|>",
     "<|begin_of_text|><|im_start|>user\n<|endoftext",

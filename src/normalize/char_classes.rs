@@ -32,6 +32,14 @@ pub(crate) fn classes(c: char) -> u8 {
     LEAVES[INDEX[cp >> 7] as usize * 128 + (cp & 127)]
 }
 
+/// The class bits of an ASCII byte (`b < 0x80`): the first leaf is the ASCII block, so this
+/// skips the index and the decoding of a `char`.
+#[inline]
+pub(crate) fn ascii_classes(b: u8) -> u8 {
+    debug_assert!(b < 0x80 && INDEX[0] == 0);
+    LEAVES[usize::from(b)]
+}
+
 /// Whether `c` is in any of the classes `bits`.
 #[inline]
 pub(crate) fn is(c: char, bits: u8) -> bool {

@@ -287,7 +287,67 @@ fn is_chinese_char(c: char) -> bool {
 
 /// BERT's normalizer, in the reference's order: clean-up and CJK spacing (one pass, character by
 /// character), then NFD with the non-spacing marks dropped, then lowercasing.
+///
+/// Printable ASCII and `\t`, `\n`, `\r` take a fast path, one byte at a time: each is a starter
+/// that NFD leaves alone and that clean-up keeps (turning the three controls into a space), so
+/// the text between them can be normalized on its own with the same result (NFD reorders marks
+/// only between starters). Other ASCII controls are removed by clean-up, which could bring two
+/// marks together, so they stay on the general path. On the mixed corpus the general path alone
+/// was 42% of encoding's instructions with bert-base-uncased (callgrind).
 fn bert(
+    text: &str,
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+    out: &mut String,
+) {
+    let fast = |b: u8| matches!(b, b' '..=b'~' | b'\t' | b'\n' | b'\r');
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        while at < bytes.len() && fast(bytes[at]) {
+            at += 1;
+        }
+        // Copied as runs of printable ASCII, lowercased in place (a `char` pushed per byte was
+        // 14% of the instructions).
+        for run in text[start..at].split_inclusive(['\t', '\n', '\r']) {
+            let (printable, control) = match run.as_bytes().last() {
+                Some(b'\t' | b'\n' | b'\r') => run.split_at(run.len() - 1),
+                _ => (run, ""),
+            };
+            let from = out.len();
+            out.push_str(printable);
+            if lowercase {
+                out[from..].make_ascii_lowercase();
+            }
+            out.push_str(if clean_text && !control.is_empty() {
+                " "
+            } else {
+                control
+            });
+        }
+        let start = at;
+        while at < bytes.len() && !fast(bytes[at]) {
+            at += 1;
+        }
+        if at > start {
+            // `fast` bytes are ASCII, so `start` and `at` are character boundaries.
+            bert_general(
+                &text[start..at],
+                clean_text,
+                handle_chinese_chars,
+                strip_accents,
+                lowercase,
+                out,
+            );
+        }
+    }
+}
+
+/// [`bert`] on any text, character by character.
+fn bert_general(
     text: &str,
     clean_text: bool,
     handle_chinese_chars: bool,
