@@ -142,6 +142,13 @@ def main():
         f"    {two_level_table.LOOKUP}\n"
         "}\n\n"
     )
+    w(
+        "/// The class bits of an ASCII byte (`b < 0x80`): the first leaf is the ASCII block, so"
+        " this\n/// skips the index and the decoding of a `char`.\n#[inline]\n"
+        "pub(crate) fn ascii_classes(b: u8) -> u8 {\n"
+        "    debug_assert!(b < 0x80 && INDEX[0] == 0);\n"
+        "    LEAVES[usize::from(b)]\n}\n\n"
+    )
     w("/// Whether `c` is in any of the classes `bits`.\n#[inline]\n")
     w("pub(crate) fn is(c: char, bits: u8) -> bool {\n    classes(c) & bits != 0\n}\n\n")
     two_level_table.write_arrays(w, index, leaves)

@@ -18,7 +18,7 @@ use unicode_normalization_alignments::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::char_classes::{is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE};
-use super::{is_chinese_char, Normalizer, ReplacePattern};
+use super::{is_chinese_char, Normalizer};
 use crate::byte_alphabet;
 
 /// A byte range of the original text.
@@ -297,16 +297,7 @@ impl Normalizer {
             Normalizer::Prepend(prefix) => text.prepend(prefix),
             Normalizer::Replace { pattern, content } => {
                 let mut matches = Vec::new();
-                match pattern {
-                    ReplacePattern::String(literal) => {
-                        for (start, found) in text.text.match_indices(literal.as_str()) {
-                            matches.push((start, start + found.len()));
-                        }
-                    }
-                    ReplacePattern::Regex(regex) => {
-                        regex.for_each_match(&text.text, |s, e| matches.push((s, e)))
-                    }
-                }
+                pattern.for_each_match(&text.text, |s, e| matches.push((s, e)));
                 text.replace_matches(&matches, content);
             }
         }
@@ -316,6 +307,7 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::ReplacePattern;
 
     fn aligned(normalizer: &Normalizer, input: &str) -> Aligned {
         let mut text = Aligned::new(input);

@@ -164,18 +164,112 @@ impl Precompiled {
         }
     }
 
+    /// Normalizes `text`, which starts and ends at cluster boundaries, cluster by cluster.
+    ///
+    /// Grapheme segmentation is most of the cost of a non-ASCII text, and most characters of
+    /// such texts (CJK, kana, Cyrillic, Greek, accented Latin) are clusters of their own: a
+    /// character of [`alone_between_plain`] (or ASCII but CR and LF) whose neighbours are each
+    /// ASCII or of that set is one, since no rule joins such pairs. Those are looked up directly; only the runs of
+    /// other characters, which start and end at such certain boundaries, are segmented.
+    /// (callgrind, T5 on the mixed corpus: about 360 → 285 million instructions in all.)
     fn normalize_graphemes(&self, text: &str, out: &mut String) {
+        let plain = |c: char| c.is_ascii() || alone_between_plain(c);
+        let mut run_start: Option<usize> = None;
+        let mut previous_plain = true;
+        let mut chars = text.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            let next_plain = chars.peek().is_none_or(|&(_, next)| plain(next));
+            // ASCII is alone between such characters too, but for CR LF.
+            let alone = alone_between_plain(c) || (c.is_ascii() && c != '\r' && c != '\n');
+            if previous_plain && next_plain && alone {
+                if let Some(start) = run_start.take() {
+                    self.normalize_clusters(&text[start..at], out);
+                }
+                self.normalize_char(&text[at..at + c.len_utf8()], c, out);
+            } else if run_start.is_none() {
+                run_start = Some(at);
+            }
+            previous_plain = plain(c);
+        }
+        if let Some(start) = run_start {
+            self.normalize_clusters(&text[start..], out);
+        }
+    }
+
+    /// The replacement of one character, or the character itself.
+    #[inline]
+    fn normalize_char(&self, spelled: &str, c: char, out: &mut String) {
+        match self.transform(spelled) {
+            Some(replacement) => out.push_str(replacement),
+            None => out.push(c),
+        }
+    }
+
+    /// Normalizes `text` by its grapheme clusters, as the reference does.
+    fn normalize_clusters(&self, text: &str, out: &mut String) {
         for grapheme in text.graphemes(true) {
             if grapheme.len() < 6 {
                 if let Some(replacement) = self.transform(grapheme) {
                     out.push_str(replacement);
                     continue;
                 }
+                // A one-character cluster: its character's look-up is the one that just failed.
+                if grapheme.chars().nth(1).is_none() {
+                    out.push_str(grapheme);
+                    continue;
+                }
             }
             for (i, c) in grapheme.char_indices() {
-                match self.transform(&grapheme[i..i + c.len_utf8()]) {
-                    Some(replacement) => out.push_str(replacement),
-                    None => out.push(c),
+                self.normalize_char(&grapheme[i..i + c.len_utf8()], c, out);
+            }
+        }
+    }
+}
+
+/// Whether `c` is a grapheme cluster of its own when the characters on both sides are ASCII or
+/// also of this set: letters and symbols of the common scripts whose cluster-break property is
+/// Other (or Control), none of them a Prepend, Extend, SpacingMark, ZWJ, Hangul jamo or regional
+/// indicator. The test `alone_between_plain_characters_are_clusters` checks every one of them
+/// against the segmentation itself.
+#[inline]
+fn alone_between_plain(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00A0..=0x02FF // Latin-1 Supplement, Latin Extended-A/B, IPA, spacing modifiers
+            | 0x0370..=0x0482 // Greek and Coptic, Cyrillic up to its combining marks
+            | 0x048A..=0x052F // the rest of Cyrillic, Cyrillic Supplement
+            | 0x3041..=0x3096 // Hiragana up to its combining sound marks
+            | 0x309B..=0x30FF // Hiragana's spacing sound marks, Katakana
+            | 0x4E00..=0x9FFF // CJK Unified Ideographs
+            | 0xFF01..=0xFF9D // Fullwidth and halfwidth forms up to the halfwidth sound marks
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alone_between_plain_characters_are_clusters() {
+        let plain: Vec<char> = (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|&c| alone_between_plain(c))
+            .collect();
+        assert!(plain.len() > 20_000);
+        let neighbours = [
+            'a', ' ', '.', '\u{e9}', '\u{416}', '\u{3042}', '\u{4e00}', '\u{ff21}',
+        ];
+        for &c in &plain {
+            for &n in neighbours.iter().chain([&c]) {
+                for text in [format!("{c}{n}"), format!("{n}{c}")] {
+                    let clusters: Vec<&str> = text.graphemes(true).collect();
+                    assert_eq!(
+                        clusters.len(),
+                        2,
+                        "U+{:04X} next to U+{:04X}",
+                        c as u32,
+                        n as u32
+                    );
                 }
             }
         }

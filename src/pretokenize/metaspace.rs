@@ -145,13 +145,23 @@ impl Metaspace {
             if prepended {
                 next_text.push_str(replacement);
             }
-            for c in piece.chars() {
-                if c == ' ' {
-                    next_text.push_str(replacement);
-                } else {
-                    next_text.push(c);
+            // Copied between spaces, and when the piece has no replacement character of its
+            // own, cut while copying: the cuts are then exactly before the replaced spaces.
+            // (Character by character, then a second search for the cuts, this was 15% of
+            // encoding with T5; callgrind, mixed corpus.)
+            let cut_while_copying = self.split && !piece.contains(self.replacement);
+            let mut cut = start;
+            let mut copied = 0;
+            for space in memchr::memchr_iter(b' ', piece.as_bytes()) {
+                next_text.push_str(&piece[copied..space]);
+                if cut_while_copying && next_text.len() > cut {
+                    next_ranges.push(cut..next_text.len());
+                    cut = next_text.len();
                 }
+                next_text.push_str(replacement);
+                copied = space + 1;
             }
+            next_text.push_str(&piece[copied..]);
             if tracked {
                 // The prepended replacement stands for the piece's first character; a
                 // replaced space keeps the space's range.
@@ -173,11 +183,12 @@ impl Metaspace {
                 next_ranges.push(start..end);
                 continue;
             }
-            let mut cut = start;
-            for (i, _) in next_text[start..end].match_indices(self.replacement) {
-                if start + i > cut {
-                    next_ranges.push(cut..start + i);
-                    cut = start + i;
+            if !cut_while_copying {
+                for (i, _) in next_text[start..end].match_indices(self.replacement) {
+                    if start + i > cut {
+                        next_ranges.push(cut..start + i);
+                        cut = start + i;
+                    }
                 }
             }
             if end > cut {
