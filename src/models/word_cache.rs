@@ -62,21 +62,22 @@ struct Key {
 
 impl Key {
     /// The key of `piece`, or `None` when it is too long to cache (or empty).
+    ///
+    /// Both words are loaded with at most two fixed-size loads each and hashed without a loop:
+    /// a loop over `chunks_exact` compiled to a `memcpy` call for pieces of 9 to 16 bytes, and
+    /// dropping it and the hash's loop over the words took 6% off all encoding instructions
+    /// (callgrind, o200k, mixed corpus).
     #[inline]
     fn new(piece: &[u8]) -> Option<Key> {
         let len = piece.len();
-        if len == 0 || len > MAX_KEY {
-            return None;
-        }
-        let mut words = [0u64; KEY_WORDS];
-        let full = len / 8;
-        for (word, chunk) in words.iter_mut().zip(piece.chunks_exact(8)) {
-            *word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        }
-        let rest = len % 8;
-        if rest > 0 {
-            words[full] = tail_word(&piece[full * 8..]);
-        }
+        let words = match len {
+            1..=8 => [tail_word(piece), 0],
+            9..=MAX_KEY => {
+                let first = u64::from_le_bytes(piece[..8].try_into().expect("8 bytes"));
+                [first, tail_word(&piece[8..])]
+            }
+            _ => return None,
+        };
         Some(Key::from_words(words, len as u8))
     }
 
@@ -84,24 +85,25 @@ impl Key {
     /// stores it.
     #[inline]
     fn from_words(words: [u64; KEY_WORDS], len: u8) -> Key {
-        // FxHash-style mixing, then a final fold so that the top bits (the set index) depend on
-        // every word.
-        let mut hash = u64::from(len).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        for &word in &words[..usize::from(len).div_ceil(8)] {
-            hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517C_C1B7_2722_0A95);
-        }
+        // Each word multiplied by its own odd constant (the second is zero for short keys),
+        // then a fold so that the top bits (the set index) depend on every byte.
+        let mut hash = (words[0] ^ u64::from(len)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ words[1].wrapping_mul(0x517C_C1B7_2722_0A95);
+        hash ^= hash >> 29;
+        hash = hash.wrapping_mul(0xBF58_476D_1CE4_E5B9);
         hash ^= hash >> 32;
-        hash = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Key { words, len, hash }
     }
 }
 
-/// The 1 to 7 bytes of `rest` as a little-endian word, without a byte-by-byte loop: two loads that
+/// The 1 to 8 bytes of `rest` as a little-endian word, without a byte-by-byte loop: two loads that
 /// may overlap, OR-ed together (overlapping bytes are the same bytes).
 #[inline]
 fn tail_word(rest: &[u8]) -> u64 {
     let n = rest.len();
-    if n >= 4 {
+    if n == 8 {
+        u64::from_le_bytes(rest.try_into().expect("8 bytes"))
+    } else if n >= 4 {
         let low = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
         let high = u32::from_le_bytes(rest[n - 4..].try_into().expect("4 bytes"));
         u64::from(low) | (u64::from(high) << (8 * (n - 4)))
@@ -186,8 +188,9 @@ impl WordCache {
     }
 
     fn with_slots(slots: usize) -> Self {
+        let sets = vec![Set([EMPTY; WAYS]); slots / WAYS];
         WordCache {
-            sets: vec![Set([EMPTY; WAYS]); slots / WAYS],
+            sets,
             long: LongWords::default(),
             shift: 64 - (slots / WAYS).trailing_zeros(),
             filled: 0,
@@ -219,7 +222,7 @@ impl WordCache {
     /// pieces one at a time waits for those misses one after another; fetching a few pieces
     /// ahead lets them overlap. Measured with `encode_corpus` (o200k, one core), repeated text:
     /// English 34 → 78 MB/s, the 4 MB mixed corpus about 40 → 80 MB/s.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_ahead<'p>(
         &mut self,
         ahead: &mut Ahead<'p>,
@@ -277,8 +280,35 @@ impl WordCache {
     }
 
     /// [`WordCache::encode`] with the key already made.
-    #[inline]
+    #[inline(always)]
     fn encode_keyed(
+        &mut self,
+        piece: &[u8],
+        key: Option<Key>,
+        out: &mut Vec<u32>,
+        encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
+    ) {
+        if let Some(key) = &key {
+            if let Found::Ids(ids) = self.get(key) {
+                // At most MAX_IDS ids: pushed one by one, not through a `memcpy` call
+                // (`extend_from_slice` called it for every piece; callgrind, English text:
+                // 1.4% fewer instructions).
+                out.reserve(MAX_IDS);
+                for &id in ids {
+                    out.push(id);
+                }
+                return;
+            }
+        }
+        self.encode_missed(piece, key, out, encode);
+    }
+
+    /// The rest of [`WordCache::encode_keyed`] when the table has no ids for the piece: the
+    /// long map, else `encode`. Kept out of line so that the hit path, inlined into the
+    /// scanner's loop, stays small (callgrind, o200k, mixed corpus, repeated text: 55.4 → 52.8
+    /// instructions per byte).
+    #[inline(never)]
+    fn encode_missed(
         &mut self,
         piece: &[u8],
         key: Option<Key>,
@@ -288,20 +318,7 @@ impl WordCache {
         // A short piece is looked for in the long map only when its slot says it is there, so
         // that a miss on a short piece (the common miss) costs one cache line.
         let in_long = match &key {
-            Some(key) => match self.get(key) {
-                Found::Ids(ids) => {
-                    // At most MAX_IDS ids: pushed one by one, not through a `memcpy` call
-                    // (`extend_from_slice` called it for every piece; callgrind, English text:
-                    // 1.4% fewer instructions).
-                    out.reserve(MAX_IDS);
-                    for &id in ids {
-                        out.push(id);
-                    }
-                    return;
-                }
-                Found::InLong => true,
-                Found::Missing => false,
-            },
+            Some(key) => matches!(self.get(key), Found::InLong),
             None => true,
         };
         // Hashed for the long map only when it is used (once): a short miss never needs it.

@@ -169,14 +169,21 @@ impl KnownPattern {
     }
 
     /// Calls `f(start, end)` for each match, in order.
+    ///
+    /// The scanner and `f` are inlined into one loop per pattern: LLVM otherwise called both
+    /// through a function per piece, with their register saves (callgrind, o200k, repeated
+    /// text: English 58.1 → 50.3 instructions per byte, the mixed corpus 52.0 → 46.3). That
+    /// takes `#[inline(always)]` on the caller's closure, and the scanners wrapped in closures
+    /// here: passed as function items they went through a `Fn::call` shim that was not inlined.
+    #[allow(clippy::redundant_closure)]
     pub fn for_each_match(self, text: &str, f: impl FnMut(usize, usize)) {
         let bytes = text.as_bytes();
         match self {
-            KnownPattern::Gpt2 => tile(bytes, f, gpt2_end),
+            KnownPattern::Gpt2 => tile(bytes, f, |b, i| gpt2_end(b, i)),
             KnownPattern::Cl100k => tile(bytes, f, |b, i| cl100k_end(b, i, 3, false)),
             KnownPattern::Cl100kTiktoken => tile(bytes, f, |b, i| cl100k_end(b, i, 3, true)),
             KnownPattern::Qwen2 => tile(bytes, f, |b, i| cl100k_end(b, i, 1, false)),
-            KnownPattern::O200k => tile(bytes, f, o200k_end),
+            KnownPattern::O200k => tile(bytes, f, |b, i| o200k_end(b, i)),
         }
     }
 }
@@ -475,6 +482,24 @@ fn o200k_contraction(bytes: &[u8], end: usize) -> usize {
 #[inline(always)]
 fn o200k_end(bytes: &[u8], i: usize) -> usize {
     let first = bytes[i];
+    // The common piece first, on bytes alone: an optional space, ASCII capitals, ASCII lowercase
+    // letters, then an ASCII byte that is not `'`. With lowercase letters that is `A` (`U*`
+    // takes the capitals, `W+` the rest); with none, `A` fails both with and without the space
+    // (no `W` follows the capitals, and a space is not `U`), and `B` ends after the capitals.
+    // Anything else (a non-ASCII byte that may continue the word, a contraction) takes the
+    // general path below. Callgrind, o200k on the mixed corpus: 6% fewer instructions in the
+    // scanner.
+    let letters = i + usize::from(first == b' ');
+    let mut end = letters;
+    while end < bytes.len() && bytes[end].is_ascii_uppercase() {
+        end += 1;
+    }
+    while end < bytes.len() && bytes[end].is_ascii_lowercase() {
+        end += 1;
+    }
+    if end > letters && bytes.get(end).is_none_or(|&b| b < 0x80 && b != b'\'') {
+        return end;
+    }
     let (class, len) = class_at(bytes, i);
     // `[^\r\n\p{L}\p{N}]` (includes spaces, punctuation and combining marks).
     let prefix = class & (LETTER | NUMBER) == 0 && first != b'\r' && first != b'\n';
