@@ -437,10 +437,15 @@ struct LongEntry {
     ids_len: u32,
 }
 
-/// The arenas of [`LongWords`] are emptied when they hold this many bytes (4 MB). Long pieces are
-/// mostly seen once; with 16 MB, encoding the whole 26 MB corpus on one thread kept 18 MB more
-/// (113 MB above the documents instead of 95; `benches/peak_memory.py`).
-const LONG_BYTES: usize = 4 << 20;
+/// The arenas of [`LongWords`] are emptied when they hold this many bytes (8 MB). Long pieces are
+/// mostly seen once in a real corpus, but a text encoded again (a benchmark's repeated batch, an
+/// epoch over the same documents) finds its long pieces only if they all fit: a bound below
+/// their total empties the arenas on every pass, and every long piece is merged again. The 4 MB
+/// corpus batch of `benches/compare.py` needs more than 4 MB with Mistral, whose Japanese
+/// paragraphs are single words (`encode_corpus` on 3.6 MB, repeated: 16 MB/s with a 4 MB
+/// bound, 46 with 8, 44 with 16). Each doubling costs that much peak memory on a corpus job
+/// (`benches/peak_memory.py`: 16 MB instead of 4 kept 18 MB more).
+const LONG_BYTES: usize = 8 << 20;
 
 impl LongWords {
     #[inline]
