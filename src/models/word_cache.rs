@@ -188,9 +188,8 @@ impl WordCache {
     }
 
     fn with_slots(slots: usize) -> Self {
-        let sets = vec![Set([EMPTY; WAYS]); slots / WAYS];
         WordCache {
-            sets,
+            sets: vec![Set([EMPTY; WAYS]); slots / WAYS],
             long: LongWords::default(),
             shift: 64 - (slots / WAYS).trailing_zeros(),
             filled: 0,
