@@ -287,23 +287,30 @@ impl WordCache {
         out: &mut Vec<u32>,
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
-        if let Some(key) = &key {
-            if let Found::Ids(ids) = self.get(key) {
-                // At most MAX_IDS ids: pushed one by one, not through a `memcpy` call
-                // (`extend_from_slice` called it for every piece; callgrind, English text:
-                // 1.4% fewer instructions).
-                out.reserve(MAX_IDS);
-                for &id in ids {
-                    out.push(id);
+        // A short piece is looked for in the long map only when its slot says it is there, so
+        // that a miss on a short piece (the common miss) costs one cache line.
+        let in_long = match &key {
+            Some(key) => match self.get(key) {
+                Found::Ids(ids) => {
+                    // At most MAX_IDS ids: pushed one by one, not through a `memcpy` call
+                    // (`extend_from_slice` called it for every piece; callgrind, English text:
+                    // 1.4% fewer instructions).
+                    out.reserve(MAX_IDS);
+                    for &id in ids {
+                        out.push(id);
+                    }
+                    return;
                 }
-                return;
-            }
-        }
-        self.encode_missed(piece, key, out, encode);
+                Found::InLong => true,
+                Found::Missing => false,
+            },
+            None => true,
+        };
+        self.encode_missed(piece, key, in_long, out, encode);
     }
 
     /// The rest of [`WordCache::encode_keyed`] when the table has no ids for the piece: the
-    /// long map, else `encode`. Kept out of line so that the hit path, inlined into the
+    /// long map (looked in when `in_long`), else `encode`. Kept out of line so that the hit path, inlined into the
     /// scanner's loop, stays small (callgrind, o200k, mixed corpus, repeated text: 55.4 → 52.8
     /// instructions per byte).
     #[inline(never)]
@@ -311,15 +318,10 @@ impl WordCache {
         &mut self,
         piece: &[u8],
         key: Option<Key>,
+        in_long: bool,
         out: &mut Vec<u32>,
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
-        // A short piece is looked for in the long map only when its slot says it is there, so
-        // that a miss on a short piece (the common miss) costs one cache line.
-        let in_long = match &key {
-            Some(key) => matches!(self.get(key), Found::InLong),
-            None => true,
-        };
         // Hashed for the long map only when it is used (once): a short miss never needs it.
         let looked_up = in_long.then(|| FxBuildHasher.hash_one(piece));
         if let Some(hash) = looked_up {

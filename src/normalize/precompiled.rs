@@ -169,9 +169,10 @@ impl Precompiled {
     /// Grapheme segmentation is most of the cost of a non-ASCII text, and most characters of
     /// such texts (CJK, kana, Cyrillic, Greek, accented Latin) are clusters of their own: a
     /// character of [`alone_between_plain`] (or ASCII but CR and LF) whose neighbours are each
-    /// ASCII or of that set is one, since no rule joins such pairs. Those are looked up directly; only the runs of
-    /// other characters, which start and end at such certain boundaries, are segmented.
-    /// (callgrind, T5 on the mixed corpus: about 360 → 285 million instructions in all.)
+    /// ASCII or of that set is one, since no rule joins such pairs. Those are looked up
+    /// directly; only the runs of other characters, which start and end at such certain
+    /// boundaries, are segmented. (callgrind, T5 on the mixed corpus: about 360 → 285 million
+    /// instructions in all.)
     fn normalize_graphemes(&self, text: &str, out: &mut String) {
         let plain = |c: char| c.is_ascii() || alone_between_plain(c);
         let mut run_start: Option<usize> = None;
