@@ -2,6 +2,8 @@
 //! one thread and prints MB/s, on text the per-thread caches have not seen and on the same text
 //! again: a plain process to run under `perf` or callgrind, without Python around it.
 //! `FOLDERS=ja` takes one folder; `MB=5` takes up to 5 MB from each (longer, steadier runs).
+//! `SCAN=o200k` (or `cl100k`, `gpt2`, `qwen2`) times the split pattern's scanner alone, without
+//! the model: what the scanner's share of an encoding is.
 //!
 //!     cargo run --release --manifest-path benches/core/Cargo.toml --example encode_corpus -- o200k_base [runs]
 //!     (a name with a `/` is a tokenizer.json path)
@@ -9,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ferrotok::pretokenize::scanners::KnownPattern;
 use ferrotok::tokenizer::SpecialTokens;
 use ferrotok::Tokenizer;
 
@@ -68,13 +71,29 @@ fn main() {
         documents.iter().enumerate().partition(|(i, _)| i % 2 == 0);
     let bytes: usize = timed.iter().map(|(_, d)| d.len()).sum();
     let mut ids = Vec::new();
+    let scanner = std::env::var("SCAN").ok().filter(|name| !name.is_empty()).map(|name| match name.as_str() {
+        "o200k" => KnownPattern::O200k,
+        "cl100k" => KnownPattern::Cl100k,
+        "gpt2" => KnownPattern::Gpt2,
+        "qwen2" => KnownPattern::Qwen2,
+        _ => panic!("SCAN: one of o200k, cl100k, gpt2, qwen2"),
+    });
     let encode_all = |documents: &[(usize, &String)], ids: &mut Vec<u32>| {
         let start = Instant::now();
         let mut tokens = 0;
         for (_, document) in documents {
             ids.clear();
-            tokenizer.encode_with(document, SpecialTokens::Ignored, ids);
-            tokens += ids.len();
+            match scanner {
+                // Pieces are counted as tokens.
+                Some(scanner) => scanner.for_each_match(document, |_, end| {
+                    std::hint::black_box(end);
+                    tokens += 1;
+                }),
+                None => {
+                    tokenizer.encode_with(document, SpecialTokens::Ignored, ids);
+                    tokens += ids.len();
+                }
+            }
         }
         (start.elapsed().as_secs_f64(), tokens)
     };
