@@ -16,9 +16,12 @@ pub mod aligned;
 pub(crate) mod char_classes;
 pub mod precompiled;
 
+use std::cell::RefCell;
+
 use serde_json::Value;
 // The reference's own normalization crate (Unicode 9.0): a newer Unicode would decompose or
 // reorder characters the reference leaves alone.
+use unicode_normalization_alignments::char::canonical_combining_class;
 use unicode_normalization_alignments::{
     is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
@@ -354,8 +357,112 @@ fn bert(
     }
 }
 
-/// [`bert`] on any text, character by character.
+/// [`bert`] on any text: each character through a per-thread memo of what one character
+/// becomes, when that is the same as normalizing the text as a whole (see [`bert_by_char`]), else
+/// [`bert_by_run`].
 fn bert_general(
+    text: &str,
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+    out: &mut String,
+) {
+    let flags = [clean_text, handle_chinese_chars, strip_accents, lowercase];
+    let start = out.len();
+    if !bert_by_char(text, flags, out) {
+        out.truncate(start);
+        bert_by_run(
+            text,
+            clean_text,
+            handle_chinese_chars,
+            strip_accents,
+            lowercase,
+            out,
+        );
+    }
+}
+
+/// One entry of [`BERT_MEMO`]: a character and its flags, and what it becomes.
+#[derive(Clone, Copy)]
+struct BertMemo {
+    /// `code point << 4 | flags`, or `u32::MAX` for an empty entry.
+    key: u32,
+    len: u8,
+    chars: [char; 3],
+}
+
+/// Entries of [`BERT_MEMO`] (80 KB).
+const BERT_MEMO_ENTRIES: usize = 1 << 12;
+
+thread_local! {
+    /// What single characters become through [`bert_by_run`], direct-mapped by code point.
+    static BERT_MEMO: RefCell<Box<[BertMemo; BERT_MEMO_ENTRIES]>> = RefCell::new(Box::new(
+        [BertMemo { key: u32::MAX, len: 0, chars: ['\0'; 3] }; BERT_MEMO_ENTRIES],
+    ));
+}
+
+/// [`bert_by_run`] one character at a time, each character's output looked up in
+/// [`BERT_MEMO`] or worked out alone; false (with some output written) when a character's output
+/// holds a mark that NFD could reorder with its neighbours' (`flags`: clean_text,
+/// handle_chinese_chars, strip_accents, lowercase).
+///
+/// Why it is exact: NFD decomposes each character on its own and then only reorders runs of
+/// non-starters (canonical combining class ≠ 0); clean-up, CJK spacing, the removal of
+/// non-spacing marks and lowercasing all work character by character. When no character's own
+/// output keeps a non-starter, every non-starter of the decomposed text is removed, so their
+/// order never shows, and the text's output is the characters' outputs one after another.
+///
+/// Why: the general path decomposed, filtered and lowercased through iterators over the whole
+/// run, 26% of the time of encoding the mixed corpus with bert-base-uncased (`perf`), though a
+/// text uses a few thousand distinct characters. With the memo, callgrind counts 105.6 instead
+/// of 152.4 instructions per byte of encoding (mixed corpus, bert-base-uncased, repeated text).
+fn bert_by_char(text: &str, flags: [bool; 4], out: &mut String) -> bool {
+    let mode = flags
+        .iter()
+        .enumerate()
+        .fold(0, |mode, (bit, &on)| mode | u32::from(on) << bit);
+    BERT_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        for c in text.chars() {
+            let key = (c as u32) << 4 | mode;
+            let entry = &mut memo[(c as usize) & (BERT_MEMO_ENTRIES - 1)];
+            if entry.key != key {
+                let [clean_text, handle_chinese_chars, strip_accents, lowercase] = flags;
+                let mut alone = String::new();
+                bert_by_run(
+                    c.encode_utf8(&mut [0; 4]),
+                    clean_text,
+                    handle_chinese_chars,
+                    strip_accents,
+                    lowercase,
+                    &mut alone,
+                );
+                if alone.chars().any(|c| canonical_combining_class(c) != 0) {
+                    return false;
+                }
+                if alone.chars().count() > 3 {
+                    out.push_str(&alone);
+                    continue;
+                }
+                *entry = BertMemo {
+                    key,
+                    len: 0,
+                    chars: ['\0'; 3],
+                };
+                for c in alone.chars() {
+                    entry.chars[usize::from(entry.len)] = c;
+                    entry.len += 1;
+                }
+            }
+            out.extend(&entry.chars[..usize::from(entry.len)]);
+        }
+        true
+    })
+}
+
+/// [`bert`] on any text, normalized as a whole.
+fn bert_by_run(
     text: &str,
     clean_text: bool,
     handle_chinese_chars: bool,
@@ -485,6 +592,64 @@ impl ReplacePattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bert_by_character_matches_bert_on_the_whole_run() {
+        // Characters whose outputs hold non-starters (İ lowercased, a kept spacing mark, marks
+        // that NFD reorders), starters with and without decompositions, CJK, controls.
+        let alphabet = [
+            "e",
+            "\u{301}",
+            "\u{316}",
+            "é",
+            "ệ",
+            "İ",
+            "Σ",
+            "ς",
+            "が",
+            "\u{3099}",
+            "日",
+            "\u{F900}",
+            "ǅ",
+            "\u{1D165}",
+            "\u{1D16D}",
+            "\u{0F71}",
+            "\u{0F72}",
+            "\u{0F80}",
+            "\0",
+            "\u{FFFD}",
+            "\u{7}",
+            "\u{A0}",
+            "\u{2028}",
+            "ß",
+            "ﬁ",
+            "Å",
+            "\u{212B}",
+            "\u{345}",
+            "ᾳ",
+            "한",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let text: String = (0..next(8) + 1)
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            for mode in 0..16 {
+                let [clean, chinese, strip, lower] = [0, 1, 2, 3].map(|bit| mode >> bit & 1 == 1);
+                let mut by_char = String::new();
+                bert_general(&text, clean, chinese, strip, lower, &mut by_char);
+                let mut by_run = String::new();
+                bert_by_run(&text, clean, chinese, strip, lower, &mut by_run);
+                assert_eq!(by_char, by_run, "{text:?}, flags {mode:04b}");
+            }
+        }
+    }
 
     fn component(name: &str) -> Normalizer {
         let json = match name {
