@@ -233,10 +233,12 @@ impl Normalizer {
                 lowercase,
             } => bert(
                 text,
-                *clean_text,
-                *handle_chinese_chars,
-                *strip_accents,
-                *lowercase,
+                BertFlags {
+                    clean_text: *clean_text,
+                    handle_chinese_chars: *handle_chinese_chars,
+                    strip_accents: *strip_accents,
+                    lowercase: *lowercase,
+                },
                 out,
             ),
             Normalizer::Strip { left, right } => {
@@ -296,6 +298,15 @@ fn is_chinese_char(c: char) -> bool {
     )
 }
 
+/// The options of BERT's normalizer (see [`Normalizer::Bert`]).
+#[derive(Clone, Copy)]
+struct BertFlags {
+    clean_text: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
+    lowercase: bool,
+}
+
 /// BERT's normalizer, in the reference's order: clean-up and CJK spacing (one pass, character by
 /// character), then NFD with the non-spacing marks dropped, then lowercasing.
 ///
@@ -305,14 +316,7 @@ fn is_chinese_char(c: char) -> bool {
 /// only between starters). Other ASCII controls are removed by clean-up, which could bring two
 /// marks together, so they stay on the general path. On the mixed corpus the general path alone
 /// was 42% of encoding's instructions with bert-base-uncased (callgrind).
-fn bert(
-    text: &str,
-    clean_text: bool,
-    handle_chinese_chars: bool,
-    strip_accents: bool,
-    lowercase: bool,
-    out: &mut String,
-) {
+fn bert(text: &str, flags: BertFlags, out: &mut String) {
     let fast = |b: u8| matches!(b, b' '..=b'~' | b'\t' | b'\n' | b'\r');
     let bytes = text.as_bytes();
     let mut at = 0;
@@ -330,10 +334,10 @@ fn bert(
             };
             let from = out.len();
             out.push_str(printable);
-            if lowercase {
+            if flags.lowercase {
                 out[from..].make_ascii_lowercase();
             }
-            out.push_str(if clean_text && !control.is_empty() {
+            out.push_str(if flags.clean_text && !control.is_empty() {
                 " "
             } else {
                 control
@@ -345,14 +349,7 @@ fn bert(
         }
         if at > start {
             // `fast` bytes are ASCII, so `start` and `at` are character boundaries.
-            bert_general(
-                &text[start..at],
-                clean_text,
-                handle_chinese_chars,
-                strip_accents,
-                lowercase,
-                out,
-            );
+            bert_general(&text[start..at], flags, out);
         }
     }
 }
@@ -360,26 +357,11 @@ fn bert(
 /// [`bert`] on any text: each character through a per-thread memo of what one character
 /// becomes, when that is the same as normalizing the text as a whole (see [`bert_by_char`]), else
 /// [`bert_by_run`].
-fn bert_general(
-    text: &str,
-    clean_text: bool,
-    handle_chinese_chars: bool,
-    strip_accents: bool,
-    lowercase: bool,
-    out: &mut String,
-) {
-    let flags = [clean_text, handle_chinese_chars, strip_accents, lowercase];
+fn bert_general(text: &str, flags: BertFlags, out: &mut String) {
     let start = out.len();
     if !bert_by_char(text, flags, out) {
         out.truncate(start);
-        bert_by_run(
-            text,
-            clean_text,
-            handle_chinese_chars,
-            strip_accents,
-            lowercase,
-            out,
-        );
+        bert_by_run(text, flags, out);
     }
 }
 
@@ -404,8 +386,7 @@ thread_local! {
 
 /// [`bert_by_run`] one character at a time, each character's output looked up in
 /// [`BERT_MEMO`] or worked out alone; false (with some output written) when a character's output
-/// holds a mark that NFD could reorder with its neighbours' (`flags`: clean_text,
-/// handle_chinese_chars, strip_accents, lowercase).
+/// holds a mark that NFD could reorder with its neighbours'.
 ///
 /// Why it is exact: NFD decomposes each character on its own and then only reorders runs of
 /// non-starters (canonical combining class ≠ 0); clean-up, CJK spacing, the removal of
@@ -417,27 +398,19 @@ thread_local! {
 /// run, 26% of the time of encoding the mixed corpus with bert-base-uncased (`perf`), though a
 /// text uses a few thousand distinct characters. With the memo, callgrind counts 105.6 instead
 /// of 152.4 instructions per byte of encoding (mixed corpus, bert-base-uncased, repeated text).
-fn bert_by_char(text: &str, flags: [bool; 4], out: &mut String) -> bool {
-    let mode = flags
-        .iter()
-        .enumerate()
-        .fold(0, |mode, (bit, &on)| mode | u32::from(on) << bit);
+fn bert_by_char(text: &str, flags: BertFlags, out: &mut String) -> bool {
+    let mode = u32::from(flags.clean_text)
+        | u32::from(flags.handle_chinese_chars) << 1
+        | u32::from(flags.strip_accents) << 2
+        | u32::from(flags.lowercase) << 3;
     BERT_MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         for c in text.chars() {
             let key = (c as u32) << 4 | mode;
             let entry = &mut memo[(c as usize) & (BERT_MEMO_ENTRIES - 1)];
             if entry.key != key {
-                let [clean_text, handle_chinese_chars, strip_accents, lowercase] = flags;
                 let mut alone = String::new();
-                bert_by_run(
-                    c.encode_utf8(&mut [0; 4]),
-                    clean_text,
-                    handle_chinese_chars,
-                    strip_accents,
-                    lowercase,
-                    &mut alone,
-                );
+                bert_by_run(c.encode_utf8(&mut [0; 4]), flags, &mut alone);
                 if alone.chars().any(|c| canonical_combining_class(c) != 0) {
                     return false;
                 }
@@ -462,14 +435,13 @@ fn bert_by_char(text: &str, flags: [bool; 4], out: &mut String) -> bool {
 }
 
 /// [`bert`] on any text, normalized as a whole.
-fn bert_by_run(
-    text: &str,
-    clean_text: bool,
-    handle_chinese_chars: bool,
-    strip_accents: bool,
-    lowercase: bool,
-    out: &mut String,
-) {
+fn bert_by_run(text: &str, flags: BertFlags, out: &mut String) {
+    let BertFlags {
+        clean_text,
+        handle_chinese_chars,
+        strip_accents,
+        lowercase,
+    } = flags;
     let push_lower = |c: char, out: &mut String| {
         if !lowercase {
             out.push(c);
@@ -641,11 +613,18 @@ mod tests {
                 .map(|_| alphabet[next(alphabet.len())])
                 .collect();
             for mode in 0..16 {
-                let [clean, chinese, strip, lower] = [0, 1, 2, 3].map(|bit| mode >> bit & 1 == 1);
+                let [clean_text, handle_chinese_chars, strip_accents, lowercase] =
+                    [0, 1, 2, 3].map(|bit| mode >> bit & 1 == 1);
+                let flags = BertFlags {
+                    clean_text,
+                    handle_chinese_chars,
+                    strip_accents,
+                    lowercase,
+                };
                 let mut by_char = String::new();
-                bert_general(&text, clean, chinese, strip, lower, &mut by_char);
+                bert_general(&text, flags, &mut by_char);
                 let mut by_run = String::new();
-                bert_by_run(&text, clean, chinese, strip, lower, &mut by_run);
+                bert_by_run(&text, flags, &mut by_run);
                 assert_eq!(by_char, by_run, "{text:?}, flags {mode:04b}");
             }
         }
