@@ -165,6 +165,14 @@ const EMPTY: Slot = Slot {
 #[repr(C, align(64))]
 struct Set([Slot; WAYS]);
 
+/// The key in the ring's free entries (never read): a constant, so that making an empty ring
+/// hashes nothing.
+const UNUSED_KEY: Key = Key {
+    words: [0; KEY_WORDS],
+    len: 0,
+    hash: 0,
+};
+
 /// The pieces [`WordCache::encode_ahead`] has queued: a ring of up to [`AHEAD`] pieces with
 /// their keys, oldest at `start`.
 pub(crate) struct Ahead<'p> {
@@ -176,7 +184,7 @@ pub(crate) struct Ahead<'p> {
 impl Default for Ahead<'_> {
     fn default() -> Self {
         Ahead {
-            ring: [(&[], Key::new(&[])); AHEAD],
+            ring: [(&[], UNUSED_KEY); AHEAD],
             start: 0,
             len: 0,
         }
@@ -291,8 +299,8 @@ impl WordCache {
     ) {
         // A short piece is looked for in the long map only when its slot says it is there, so
         // that a miss on a short piece (the common miss) costs one cache line.
-        let in_long = match key.is_short() {
-            true => match self.get(&key) {
+        let in_long = if key.is_short() {
+            match self.get(&key) {
                 Found::Ids(ids, count) => {
                     // All MAX_IDS ids are written and the length then set to the piece's
                     // count: one fixed-size copy, with no `memcpy` call (`extend_from_slice`
@@ -315,8 +323,9 @@ impl WordCache {
                 }
                 Found::InLong => true,
                 Found::Missing => false,
-            },
-            false => true,
+            }
+        } else {
+            true
         };
         self.encode_missed(piece, key, in_long, out, encode);
     }
@@ -334,16 +343,17 @@ impl WordCache {
         out: &mut Vec<u32>,
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
-        let in_long = match key.is_short() && !in_long {
-            true => match self.get_second(&key) {
+        let in_long = if key.is_short() && !in_long {
+            match self.get_second(&key) {
                 Found::Ids(ids, count) => {
                     out.extend_from_slice(&ids[..count]);
                     return;
                 }
                 Found::InLong => true,
                 Found::Missing => false,
-            },
-            false => in_long,
+            }
+        } else {
+            in_long
         };
         if in_long && self.long.append(key.hash, piece, out) {
             return;
