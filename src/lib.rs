@@ -25,6 +25,7 @@ pub mod parallel;
 pub mod postprocess;
 pub mod prepare;
 pub mod pretokenize;
+mod swar;
 pub mod tokenizer;
 
 #[cfg(feature = "python")]

@@ -13,12 +13,17 @@
 //!
 //! Costs: the grapheme segmentation dominates; ASCII characters that the map leaves alone and
 //! that never join a cluster with a following ASCII character (all but CR and LF) are copied in
-//! runs without segmenting (see `plain_ascii`, computed from the map at load).
+//! runs without segmenting (see `plain_ascii`, computed from the map at load), eight at a time
+//! when every printable character is one; most other characters are looked up one by one without
+//! segmenting either (see `normalize_graphemes` and [`Classes`]).
+
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{Error, Result};
+use crate::swar;
 
 /// A unit of the Darts double array.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +56,88 @@ pub struct Precompiled {
     normalized: String,
     /// ASCII bytes that the map leaves alone and that need no grapheme segmentation.
     plain_ascii: [bool; 128],
+    /// Whether all of `' '..='~'` are `plain_ascii` (then runs are read eight bytes at a time).
+    printable_plain: bool,
+    /// The [`Classes`] of the characters below [`CLASSED`], by blocks of 256, each computed the
+    /// first time a text has one of its characters.
+    classes: Box<[OnceLock<Classes>]>,
+}
+
+/// The characters that [`Precompiled::classes`] covers: planes 0 to 2, every script in current
+/// use and the emoji. Those above (historic CJK, tags, variation selectors) are segmented.
+const CLASSED: u32 = 0x3_0000;
+
+/// The size of a block of [`Precompiled::classes`].
+const BLOCK: u32 = 256;
+
+/// Per character of a block of 256, one bit each: see [`Classes::of`].
+#[derive(Debug, Clone, Default)]
+struct Classes {
+    plain: [u64; 4],
+    alone: [u64; 4],
+    kept: [u64; 4],
+}
+
+/// A character may be a neighbour of a character looked up alone ([`Classes::of`]).
+const PLAIN: u8 = 1;
+/// A character is a cluster of its own between `PLAIN` neighbours.
+const ALONE: u8 = 2;
+/// The map has no replacement for the character alone.
+const KEPT: u8 = 4;
+
+impl Classes {
+    /// The classes of the characters `first..first + BLOCK` under `map`.
+    ///
+    /// `ALONE` is the grapheme cluster break property seen from outside: a character that is a
+    /// cluster of its own after `a`, before `a` and after itself is none of CR, LF, Extend, ZWJ,
+    /// SpacingMark (joined to what precedes them), Prepend (joined to what follows), Regional
+    /// Indicator, Hangul L, V or T (joined to themselves). What is left (Other, Control, Hangul
+    /// LV and LVT, Extended_Pictographic) joins no character of the same set: every rule that
+    /// joins two characters needs one of the excluded classes on one side (Hangul LV and LVT
+    /// only join a following V or T; emoji only join through ZWJ; an Indic consonant only joins
+    /// a preceding linker, which is Extend). CR and LF are `PLAIN` but not `ALONE`: they break
+    /// from every other character.
+    fn compute(map: &Precompiled, first: u32) -> Self {
+        let mut classes = Classes::default();
+        for code in first..first + BLOCK {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let (word, bit) = ((code % BLOCK / 64) as usize, 1u64 << (code % 64));
+            let mut spelled = [0u8; 4];
+            if map.transform(c.encode_utf8(&mut spelled)).is_none() {
+                classes.kept[word] |= bit;
+            }
+            if c == '\r' || c == '\n' {
+                classes.plain[word] |= bit;
+            } else if alone_among_plain(c) {
+                classes.plain[word] |= bit;
+                classes.alone[word] |= bit;
+            }
+        }
+        classes
+    }
+
+    /// The `PLAIN`, `ALONE` and `KEPT` bits of `code`, a character of this block.
+    #[inline]
+    fn of(&self, code: u32) -> u8 {
+        let (word, shift) = ((code % BLOCK / 64) as usize, code % 64);
+        let bit = |set: &[u64; 4]| (set[word] >> shift & 1) as u8;
+        (bit(&self.plain) * PLAIN) | (bit(&self.alone) * ALONE) | (bit(&self.kept) * KEPT)
+    }
+}
+
+/// Whether `c` is a cluster of its own after `a`, before `a` and after itself, and is not CR or
+/// LF: the `ALONE` class of [`Classes::compute`].
+fn alone_among_plain(c: char) -> bool {
+    let clusters = |first: char, second: char| {
+        let mut buffer = [0u8; 8];
+        let length = first.encode_utf8(&mut buffer).len();
+        let length = length + second.encode_utf8(&mut buffer[length..]).len();
+        let pair = std::str::from_utf8(&buffer[..length]).expect("two characters");
+        pair.graphemes(true).count()
+    };
+    c != '\r' && c != '\n' && clusters('a', c) == 2 && clusters(c, 'a') == 2 && clusters(c, c) == 2
 }
 
 impl Precompiled {
@@ -85,6 +172,8 @@ impl Precompiled {
             units,
             normalized,
             plain_ascii: [false; 128],
+            printable_plain: false,
+            classes: (0..CLASSED / BLOCK).map(|_| OnceLock::new()).collect(),
         };
         for byte in 0..128u8 {
             // Any ASCII character but CR and LF: no ASCII character is a Prepend, Extend or
@@ -99,6 +188,7 @@ impl Precompiled {
                     .transform(std::str::from_utf8(&s).expect("ASCII"))
                     .is_none();
         }
+        map.printable_plain = (b' '..=b'~').all(|byte| map.plain_ascii[byte as usize]);
         Ok(map)
     }
 
@@ -137,10 +227,7 @@ impl Precompiled {
         while at < text.len() {
             // A run of plain ASCII, except its last byte when a non-ASCII character follows (a
             // combining mark would join it in one cluster).
-            let mut end = at;
-            while end < bytes.len() && bytes[end] < 0x80 && self.plain_ascii[bytes[end] as usize] {
-                end += 1;
-            }
+            let mut end = self.plain_ascii_run(bytes, at);
             if end < bytes.len() && end > at && bytes[end] >= 0x80 {
                 end -= 1;
             }
@@ -164,33 +251,85 @@ impl Precompiled {
         }
     }
 
+    /// The end of the run of `plain_ascii` bytes from `start`.
+    ///
+    /// Eight bytes at a time while they are all printable, when all printable characters are
+    /// plain (T5's and ALBERT's maps): English and code are mostly such runs. callgrind, T5, the
+    /// mixed corpus: the byte loop alone was 4.5% of a repeated pass.
+    #[inline]
+    fn plain_ascii_run(&self, bytes: &[u8], start: usize) -> usize {
+        let mut end = start;
+        loop {
+            if self.printable_plain {
+                while let Some(word) = swar::word_at(bytes, end) {
+                    let stop = !swar::ascii_between(word, b' ', b'~') & swar::HIGH_BITS;
+                    if stop != 0 {
+                        end += swar::first_set(stop);
+                        break;
+                    }
+                    end += 8;
+                }
+            }
+            // A byte the words stopped at may still be plain (a tab), and the text's last
+            // seven bytes go one at a time.
+            if end < bytes.len() && bytes[end] < 0x80 && self.plain_ascii[bytes[end] as usize] {
+                end += 1;
+            } else {
+                return end;
+            }
+        }
+    }
+
+    /// The `PLAIN`, `ALONE` and `KEPT` bits of `c` ([`Classes::of`]); none for a character
+    /// above [`CLASSED`], which is then segmented with its neighbours.
+    #[inline]
+    fn class_of(&self, c: char) -> u8 {
+        let code = c as u32;
+        match self.classes.get((code / BLOCK) as usize) {
+            Some(block) => block
+                .get_or_init(|| Classes::compute(self, code - code % BLOCK))
+                .of(code),
+            None => 0,
+        }
+    }
+
     /// Normalizes `text`, which starts and ends at cluster boundaries, cluster by cluster.
     ///
     /// Grapheme segmentation is most of the cost of a non-ASCII text, and most characters of
-    /// such texts (CJK, kana, Cyrillic, Greek, accented Latin) are clusters of their own: a
-    /// character of [`alone_between_plain`] (or ASCII but CR and LF) whose neighbours are each
-    /// ASCII or of that set is one, since no rule joins such pairs. Those are looked up
-    /// directly; only the runs of other characters, which start and end at such certain
-    /// boundaries, are segmented. (callgrind, T5 on the mixed corpus: about 360 → 285 million
-    /// instructions in all.)
+    /// such texts are clusters of their own: an `ALONE` character ([`Classes::compute`]) whose
+    /// neighbours are each `PLAIN` is one, since no rule joins such pairs. Those are looked up
+    /// directly (and copied without a look-up when `KEPT`); only the runs of other characters,
+    /// which start and end at such certain boundaries, are segmented.
+    ///
+    /// callgrind, T5 on the mixed corpus: about 360 → 285 million instructions in all with a
+    /// hand-written set of scripts (Latin, Greek, Cyrillic, kana, CJK). With the classes of every
+    /// character below [`CLASSED`] (which also take Devanagari, Arabic, Thai and the other
+    /// scripts of the UDHR out of segmentation when no mark follows) and the eight-byte ASCII
+    /// runs: 96.2 → 73.0 instructions per byte of a repeated pass. Computing a block costs about
+    /// 2,300 instructions per character, once per map: 80 million for the 139 blocks the corpus
+    /// touches.
     fn normalize_graphemes(&self, text: &str, out: &mut String) {
-        let plain = |c: char| c.is_ascii() || alone_between_plain(c);
         let mut run_start: Option<usize> = None;
         let mut previous_plain = true;
-        let mut chars = text.char_indices().peekable();
-        while let Some((at, c)) = chars.next() {
-            let next_plain = chars.peek().is_none_or(|&(_, next)| plain(next));
-            // ASCII is alone between such characters too, but for CR LF.
-            let alone = alone_between_plain(c) || (c.is_ascii() && c != '\r' && c != '\n');
-            if previous_plain && next_plain && alone {
+        let mut chars = text.char_indices();
+        let mut current = chars.next().map(|(at, c)| (at, c, self.class_of(c)));
+        while let Some((at, c, class)) = current {
+            let next = chars.next().map(|(at, c)| (at, c, self.class_of(c)));
+            let next_plain = next.is_none_or(|(_, _, class)| class & PLAIN != 0);
+            if previous_plain && next_plain && class & ALONE != 0 {
                 if let Some(start) = run_start.take() {
                     self.normalize_clusters(&text[start..at], out);
                 }
-                self.normalize_char(&text[at..at + c.len_utf8()], c, out);
+                if class & KEPT != 0 {
+                    out.push(c);
+                } else {
+                    self.normalize_char(&text[at..at + c.len_utf8()], c, out);
+                }
             } else if run_start.is_none() {
                 run_start = Some(at);
             }
-            previous_plain = plain(c);
+            previous_plain = class & PLAIN != 0;
+            current = next;
         }
         if let Some(start) = run_start {
             self.normalize_clusters(&text[start..], out);
@@ -227,51 +366,203 @@ impl Precompiled {
     }
 }
 
-/// Whether `c` is a grapheme cluster of its own when the characters on both sides are ASCII or
-/// also of this set: letters and symbols of the common scripts whose cluster-break property is
-/// Other (or Control), none of them a Prepend, Extend, SpacingMark, ZWJ, Hangul jamo or regional
-/// indicator. The test `alone_between_plain_characters_are_clusters` checks every one of them
-/// against the segmentation itself.
-#[inline]
-fn alone_between_plain(c: char) -> bool {
-    matches!(
-        c as u32,
-        0x00A0..=0x02FF // Latin-1 Supplement, Latin Extended-A/B, IPA, spacing modifiers
-            | 0x0370..=0x0482 // Greek and Coptic, Cyrillic up to its combining marks
-            | 0x048A..=0x052F // the rest of Cyrillic, Cyrillic Supplement
-            | 0x3041..=0x3096 // Hiragana up to its combining sound marks
-            | 0x309B..=0x30FF // Hiragana's spacing sound marks, Katakana
-            | 0x4E00..=0x9FFF // CJK Unified Ideographs
-            | 0xFF01..=0xFF9D // Fullwidth and halfwidth forms up to the halfwidth sound marks
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The charsmap of a tokenizer.json of the shared data.
+    fn charsmap(tokenizer: &str) -> Precompiled {
+        let dir = std::env::var_os("FERROTOK_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+            });
+        let path = dir
+            .join("tokenizers")
+            .join(tokenizer)
+            .join("tokenizer.json");
+        let text = std::fs::read_to_string(&path).expect("the shared data's tokenizer.json");
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let steps = &doc["normalizer"]["normalizers"];
+        let blob = steps
+            .as_array()
+            .expect("a normalizer sequence")
+            .iter()
+            .find_map(|step| step["precompiled_charsmap"].as_str())
+            .expect("a Precompiled step");
+        Precompiled::from_base64(blob, "precompiled_charsmap").expect("charsmap")
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    fn clusters(text: &str) -> usize {
+        text.graphemes(true).count()
+    }
+
     #[test]
-    fn alone_between_plain_characters_are_clusters() {
-        let plain: Vec<char> = (0..=0x10FFFFu32)
+    fn alone_characters_are_clusters_among_plain_ones() {
+        let map = charsmap("t5-legal-small-fr-en");
+        let classed: Vec<(char, u8)> = (0..CLASSED)
             .filter_map(char::from_u32)
-            .filter(|&c| alone_between_plain(c))
+            .map(|c| (c, map.class_of(c)))
             .collect();
-        assert!(plain.len() > 20_000);
+        for &(c, class) in &classed[..128] {
+            let line_break = c == '\r' || c == '\n';
+            assert_ne!(class & PLAIN, 0, "{c:?}");
+            assert_eq!(class & ALONE != 0, !line_break, "{c:?}");
+            let kept = map.transform(&c.to_string()).is_none();
+            assert_eq!(class & KEPT != 0, kept, "{c:?}");
+            if !line_break {
+                assert_eq!(kept, map.plain_ascii[c as usize], "{c:?}");
+            }
+        }
+        // The scripts that the first version of this fast path listed by hand.
+        for range in [
+            0xA0..=0x2FF,
+            0x370..=0x482,
+            0x3041..=0x3096,
+            0x4E00..=0x9FFF,
+        ] {
+            for code in range {
+                let class = map.class_of(char::from_u32(code).unwrap());
+                assert_ne!(class & ALONE, 0, "U+{code:04X}");
+            }
+        }
+        let alone: Vec<char> = classed
+            .iter()
+            .filter(|&&(_, class)| class & ALONE != 0)
+            .map(|&(c, _)| c)
+            .collect();
+        let not_alone = classed
+            .iter()
+            .filter(|&&(_, class)| class & ALONE == 0)
+            .count();
+        assert!(
+            alone.len() > 150_000 && not_alone > 2_000,
+            "{} {not_alone}",
+            alone.len()
+        );
+        // Each one next to characters of other kinds of the set, and random pairs of the set.
         let neighbours = [
-            'a', ' ', '.', '\u{e9}', '\u{416}', '\u{3042}', '\u{4e00}', '\u{ff21}',
+            'a',
+            '\r',
+            '\n',
+            '\u{7}',
+            '\u{e9}',
+            '\u{ac00}',
+            '\u{ac01}',
+            '\u{1f600}',
         ];
-        for &c in &plain {
-            for &n in neighbours.iter().chain([&c]) {
-                for text in [format!("{c}{n}"), format!("{n}{c}")] {
-                    let clusters: Vec<&str> = text.graphemes(true).collect();
-                    assert_eq!(
-                        clusters.len(),
-                        2,
-                        "U+{:04X} next to U+{:04X}",
-                        c as u32,
-                        n as u32
-                    );
-                }
+        for &c in &alone {
+            for n in neighbours {
+                assert_eq!(
+                    clusters(&format!("{c}{n}")),
+                    2,
+                    "U+{:04X} U+{:04X}",
+                    c as u32,
+                    n as u32
+                );
+                assert_eq!(
+                    clusters(&format!("{n}{c}")),
+                    2,
+                    "U+{:04X} U+{:04X}",
+                    n as u32,
+                    c as u32
+                );
+            }
+        }
+        let mut rng = Rng(11);
+        for _ in 0..300_000 {
+            let (c, d) = (alone[rng.below(alone.len())], alone[rng.below(alone.len())]);
+            assert_eq!(
+                clusters(&format!("{c}{d}")),
+                2,
+                "U+{:04X} U+{:04X}",
+                c as u32,
+                d as u32
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_equals_segmenting_everything() {
+        // Characters of every cluster-break class (controls, Prepend, Extend, SpacingMark, ZWJ,
+        // regional indicators, Hangul jamo and syllables, an Indic conjunct, emoji), characters
+        // the maps replace (fullwidth, ligatures, compatibility forms), CR LF and plain text.
+        let alphabet = [
+            "a",
+            "Z",
+            " ",
+            ".",
+            "\t",
+            "\r",
+            "\n",
+            "\u{7}",
+            "\u{e9}",
+            "e\u{301}",
+            "\u{301}",
+            "\u{300}",
+            "\u{308}",
+            "\u{200d}",
+            "\u{200c}",
+            "\u{600}",
+            "\u{644}",
+            "\u{64b}",
+            "\u{915}",
+            "\u{94d}",
+            "\u{937}",
+            "\u{93f}",
+            "\u{e01}",
+            "\u{e33}",
+            "\u{1100}",
+            "\u{1161}",
+            "\u{11a8}",
+            "\u{ac00}",
+            "\u{ac01}",
+            "\u{1f1eb}",
+            "\u{1f1f7}",
+            "\u{1f600}",
+            "\u{2764}",
+            "\u{fe0f}",
+            "\u{1f3fb}",
+            "\u{ff21}",
+            "\u{fb01}",
+            "\u{2460}",
+            "\u{3000}",
+            "\u{3042}",
+            "\u{3099}",
+            "\u{4e00}",
+            "\u{416}",
+            "\u{a0}",
+            "\u{ad}",
+            "\u{2028}",
+            "\u{fffd}",
+            "\u{e0041}",
+            "\u{2f800}",
+            "\u{30000}",
+        ];
+        for name in ["t5-legal-small-fr-en", "albert-base-v2"] {
+            let map = charsmap(name);
+            let mut rng = Rng(5);
+            let (mut fast, mut reference) = (String::new(), String::new());
+            for _ in 0..50_000 {
+                let text: String = (0..rng.below(24))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect();
+                fast.clear();
+                reference.clear();
+                map.normalize(&text, &mut fast);
+                map.normalize_clusters(&text, &mut reference);
+                assert_eq!(fast, reference, "{name}: {text:?}");
             }
         }
     }

@@ -95,6 +95,7 @@
 use std::ops::Range;
 
 use super::unicode_tables::{self as tables, LETTER, LOWERISH, NUMBER, SPACE, UPPERISH};
+use crate::swar::{ascii_between, word_at, HIGH_BITS};
 
 /// A split pattern that has a hand-written scanner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -549,30 +550,6 @@ fn letter_run(bytes: &[u8], start: usize) -> usize {
     run_while(bytes, end, |c| c & LETTER != 0)
 }
 
-/// The high bit of each byte of a word.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// The eight bytes at `at` as a little-endian word (byte `at` lowest), if the text has them.
-#[inline(always)]
-fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
-    let word = bytes.get(at..at + 8)?;
-    Some(u64::from_le_bytes(word.try_into().expect("8 bytes")))
-}
-
-/// The high bit of each byte of `word` that is an ASCII byte in `low..=high` (both ASCII), the
-/// other bits zero. Computed on the low seven bits of each byte, so that no sum carries into the
-/// next byte, and then cleared for the bytes whose high bit is set (not ASCII).
-#[inline(always)]
-fn ascii_between(word: u64, low: u8, high: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let seven = word & !HIGH_BITS;
-    // Per byte: the high bit of `seven + (0x80 - low)` is set iff the byte is at least `low`,
-    // that of `seven + (0x7F - high)` iff it is above `high`.
-    let at_least_low = seven + ONES * u64::from(0x80 - low);
-    let above_high = seven + ONES * u64::from(0x7F - high);
-    at_least_low & !above_high & !word & HIGH_BITS
-}
-
 /// o200k: end of the match starting at `i`.
 #[inline(always)]
 fn o200k_end(bytes: &[u8], i: usize) -> usize {
@@ -735,21 +712,7 @@ mod tests {
     #[test]
     fn word_at_a_time_runs_match_byte_loops() {
         for byte in 0..=255u8 {
-            for at in 0..8 {
-                let word =
-                    u64::from(byte) << (8 * at) | 0x6161_6161_6161_6161 & !(0xFF << (8 * at));
-                let bit = 0x80u64 << (8 * at);
-                assert_eq!(
-                    ascii_between(word, b'A', b'Z') & bit != 0,
-                    byte.is_ascii_uppercase()
-                );
-                assert_eq!(
-                    ascii_between(word, b'a', b'z') & bit != 0,
-                    byte.is_ascii_lowercase()
-                );
-            }
-        }
-        for byte in 0..=255u8 {
+            // `letter_run`'s case folding: setting bit 5 maps exactly the ASCII letters into a..=z.
             let word = (u64::from(byte) * 0x0101_0101_0101_0101) | 0x2020_2020_2020_2020;
             let letters = ascii_between(word, b'a', b'z');
             assert_eq!(letters != 0, byte.is_ascii_alphabetic(), "{byte}");
