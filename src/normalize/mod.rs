@@ -14,6 +14,7 @@
 
 pub mod aligned;
 pub(crate) mod char_classes;
+mod forms;
 pub mod precompiled;
 
 use std::cell::RefCell;
@@ -23,10 +24,11 @@ use serde_json::Value;
 // reorder characters the reference leaves alone.
 use unicode_normalization_alignments::char::canonical_combining_class;
 use unicode_normalization_alignments::{
-    is_nfc_quick, is_nfd_quick, is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
+    is_nfd_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization,
 };
 
 use self::char_classes::{is, BERT_CONTROL, BERT_NONSPACING, BERT_SPACE, COMBINING, WHITESPACE};
+use self::forms::Composed;
 pub use self::precompiled::Precompiled;
 use crate::byte_alphabet;
 use crate::error::{Error, Result};
@@ -213,13 +215,7 @@ impl Normalizer {
                 std::mem::swap(&mut current, out);
             }
             // The quick checks answer "yes" for most text (all ASCII, for one), skipping the rewrite.
-            Normalizer::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => {
-                out.push_str(text)
-            }
             Normalizer::Nfd if is_nfd_quick(text.chars()) == IsNormalized::Yes => {
-                out.push_str(text)
-            }
-            Normalizer::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => {
                 out.push_str(text)
             }
             Normalizer::Nfkd if is_nfkd_quick(text.chars()) == IsNormalized::Yes => {
@@ -262,9 +258,9 @@ impl Normalizer {
             }
             Normalizer::Replace { pattern, content } => pattern.replace_all(text, content, out),
             // Each output character comes with its change count (what alignments need later).
-            Normalizer::Nfc => out.extend(text.nfc().map(|(c, _)| c)),
+            Normalizer::Nfc => Composed::Nfc.normalize(text, out),
             Normalizer::Nfd => out.extend(text.nfd().map(|(c, _)| c)),
-            Normalizer::Nfkc => out.extend(text.nfkc().map(|(c, _)| c)),
+            Normalizer::Nfkc => Composed::Nfkc.normalize(text, out),
             Normalizer::Nfkd => out.extend(text.nfkd().map(|(c, _)| c)),
         }
     }
