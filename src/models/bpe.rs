@@ -549,7 +549,20 @@ impl Bpe {
             scanner.for_each_match(
                 text,
                 #[inline(always)]
-                |start, end| self.encode_cached(cache, &mut ahead, &bytes[start..end], out),
+                |start, end| {
+                    // A whole piece's key is read from the text around it (`Key::in_text`).
+                    if self.split_at_word_marker {
+                        self.encode_cached(cache, &mut ahead, &bytes[start..end], out);
+                    } else {
+                        cache.encode_ahead_in(
+                            &mut ahead,
+                            bytes,
+                            (start, end),
+                            out,
+                            &mut |piece, out| self.encode_uncached(piece, out),
+                        );
+                    }
+                },
             );
             cache.finish(&mut ahead, out, &mut |piece, out| {
                 self.encode_uncached(piece, out)
