@@ -20,7 +20,8 @@
 //!   the noise of the shared machine.
 //! - **2-way set-associative, with a second choice, no global clear.** A key can live in either
 //!   slot of its set (one cache line), or in a second set when its own is full; when both are
-//!   full, its own set evicts one in rotation. The hot words of a Zipfian text stay, a word seen
+//!   full, its own set evicts its least recently used slot (a set keeps its slots most recently
+//!   used first, see [`WordCache::get`]). The hot words of a Zipfian text stay, a word seen
 //!   once is pushed out, and there is never a moment when everything is lost.
 //! - **Grows with the text.** It starts at 32 KB and grows ×4 when three quarters full
 //!   (counting what was evicted since the last growth), up to [`MAX_SLOTS`] (8 MB): a notebook
@@ -235,8 +236,6 @@ pub(crate) struct WordCache {
     filled: usize,
     /// Entries evicted since the table last grew.
     evicted: usize,
-    /// Which way a full set evicts next.
-    clock: usize,
 }
 
 impl WordCache {
@@ -251,7 +250,6 @@ impl WordCache {
             shift: 64 - (slots / WAYS).trailing_zeros(),
             filled: 0,
             evicted: 0,
-            clock: 0,
         }
     }
 
@@ -440,10 +438,31 @@ impl WordCache {
         self.sets.len() * WAYS
     }
 
-    /// What the table holds for `key` in its own set (see [`WordCache::second_set`]).
+    /// What the table holds for `key` in its own set (see [`WordCache::second_set`]), a key
+    /// found in the second way moved to the first.
+    ///
+    /// Why: which way holds a piece is data, not a pattern a branch predictor learns, and a
+    /// branch on it was the hot loop's costliest misprediction. Kept most recently used first,
+    /// the hot piece of a set is nearly always in the first way, and the branch goes one way.
+    /// cachegrind's branch simulation, o200k, repeated text, mispredictions per kB: English
+    /// 246 → 213, the mixed corpus 324 → 293, for 0.5 to 0.7 more instructions per byte.
     #[inline]
-    fn get(&self, key: &Key) -> Found<'_> {
-        Self::find(&self.sets[self.set(key)], key)
+    fn get(&mut self, key: &Key) -> Found<'_> {
+        let index = self.set(key);
+        let set = &mut self.sets[index].0;
+        let holds = |slot: &Slot| slot.key_len == key.len && slot.key == key.words;
+        if !holds(&set[0]) {
+            if !holds(&set[1]) {
+                return Found::Missing;
+            }
+            set.swap(0, 1);
+        }
+        let slot = &set[0];
+        if slot.ids_len == IN_LONG {
+            Found::InLong
+        } else {
+            Found::Ids(&slot.ids, usize::from(slot.ids_len))
+        }
     }
 
     /// What `set` holds for `key`.
@@ -517,9 +536,9 @@ impl WordCache {
             self.filled += 1;
             (second, way)
         } else {
+            // The least recently used way (see `get`).
             self.evicted += 1;
-            self.clock = self.clock.wrapping_add(1);
-            (own, self.clock % WAYS)
+            (own, WAYS - 1)
         };
         let set = &mut self.sets[set].0;
         let slot = &mut set[way];
@@ -838,7 +857,7 @@ mod tests {
         // The second pass found most words cached. 135k short words in 131k two-way sets, a
         // load of one half: with one set per key, the sets that drew three or more keys evict
         // one on every pass (184,292 encodings in all); with a second set for the overflow,
-        // 158,956.
+        // 158,956 (evicting in rotation) or 159,353 (evicting the least recently used way).
         assert!(encoded < words.len() * 11 / 10, "{encoded}");
     }
 
