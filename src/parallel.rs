@@ -94,9 +94,6 @@ where
 
 /// Encodes documents into one flat buffer plus document boundaries (`offsets[i]..offsets[i+1]`),
 /// in order, using `encode` to append each document's ids to a buffer.
-///
-/// The batch is cut into contiguous chunks, one flat buffer each, which are then concatenated: one
-/// copy of the ids in all, and no allocation per document.
 pub fn encode_flat<T, F>(
     items: &[T],
     total_bytes: usize,
@@ -107,41 +104,61 @@ where
     T: Sync,
     F: Fn(&T, &mut Vec<u32>) + Sync + Send,
 {
-    let workers = thread_count(threads);
-    let chunk_count = if workers <= 1 || total_bytes < MIN_PARALLEL_BYTES {
-        1
-    } else {
-        workers * 8
-    };
-    let chunk_len = items.len().div_ceil(chunk_count).max(1);
-    let chunks: Vec<&[T]> = items.chunks(chunk_len).collect();
-    let mut encoded: Vec<(Vec<u32>, Vec<usize>)> =
-        map(&chunks, total_bytes, Some(workers), |chunk| {
-            let mut ids = Vec::new();
-            let mut lengths = Vec::with_capacity(chunk.len());
-            for item in chunk.iter() {
-                let before = ids.len();
-                encode(item, &mut ids);
-                lengths.push(ids.len() - before);
-            }
-            (ids, lengths)
-        });
-    let mut offsets = Vec::with_capacity(items.len() + 1);
-    offsets.push(0i64);
-    for len in encoded.iter().flat_map(|(_, lengths)| lengths) {
-        offsets.push(offsets[offsets.len() - 1] + *len as i64);
-    }
-    let ids = if encoded.len() == 1 {
-        // One chunk (one thread, or a small batch): its buffer is the result, not copied. A
-        // copy held the output twice at the peak, and glibc may keep the freed one.
-        encoded.pop().map(|(ids, _)| ids).unwrap_or_default()
-    } else {
-        let total: usize = encoded.iter().map(|(ids, _)| ids.len()).sum();
-        let mut ids = Vec::with_capacity(total);
-        for (chunk_ids, _) in encoded {
-            ids.extend_from_slice(&chunk_ids);
-        }
-        ids
-    };
+    let (mut ids, mut offsets) = (Vec::new(), vec![0]);
+    encode_flat_into(items, total_bytes, threads, encode, &mut ids, &mut offsets);
     (ids, offsets)
+}
+
+/// [`encode_flat`] appending to `ids` and `offsets` (which ends with `ids.len()`): one batch
+/// encoded in slices grows one buffer.
+///
+/// The batch is cut into contiguous chunks, one flat buffer each, which are then appended: one
+/// copy of the ids in all, and no allocation per document. On one thread (or for a small batch)
+/// the documents are encoded straight into `ids`, with no copy: a copy held the output twice at
+/// the peak, and glibc may keep the freed buffer. A large `ids` grows in place (`mremap`), so
+/// appending slice after slice does not hold two copies either.
+pub fn encode_flat_into<T, F>(
+    items: &[T],
+    total_bytes: usize,
+    threads: Option<usize>,
+    encode: F,
+    ids: &mut Vec<u32>,
+    offsets: &mut Vec<i64>,
+) where
+    T: Sync,
+    F: Fn(&T, &mut Vec<u32>) + Sync + Send,
+{
+    debug_assert_eq!(offsets.last(), Some(&(ids.len() as i64)));
+    let workers = thread_count(threads);
+    if workers <= 1 || total_bytes < MIN_PARALLEL_BYTES {
+        offsets.reserve(items.len());
+        for item in items {
+            encode(item, ids);
+            offsets.push(ids.len() as i64);
+        }
+        return;
+    }
+    let chunk_len = items.len().div_ceil(workers * 8).max(1);
+    let chunks: Vec<&[T]> = items.chunks(chunk_len).collect();
+    // Each chunk's buffer reserved as the caller's is (see `encode_flat_in_slices` in the
+    // bindings): one id per two bytes of text, so that it is not grown by copying.
+    let chunk_ids = total_bytes / chunks.len() / 2;
+    let encoded: Vec<(Vec<u32>, Vec<usize>)> = map(&chunks, total_bytes, Some(workers), |chunk| {
+        let mut ids = Vec::with_capacity(chunk_ids);
+        let mut lengths = Vec::with_capacity(chunk.len());
+        for item in chunk.iter() {
+            let before = ids.len();
+            encode(item, &mut ids);
+            lengths.push(ids.len() - before);
+        }
+        (ids, lengths)
+    });
+    ids.reserve(encoded.iter().map(|(chunk_ids, _)| chunk_ids.len()).sum());
+    offsets.reserve(items.len());
+    for (chunk_ids, lengths) in encoded {
+        ids.extend_from_slice(&chunk_ids);
+        for len in lengths {
+            offsets.push(offsets[offsets.len() - 1] + len as i64);
+        }
+    }
 }

@@ -82,10 +82,21 @@ pub fn encode_documents<T: AsRef<str> + Sync>(
 ) -> (Vec<u32>, Vec<i64>) {
     let text_bytes: usize = documents.iter().map(|d| d.as_ref().len()).sum();
     parallel::encode_flat(documents, text_bytes, threads, |text, out| {
-        out.extend(extra.bos);
-        tokenizer.encode_with(text.as_ref(), SpecialTokens::NonSpecial, out);
-        out.extend(extra.eos);
+        encode_document(tokenizer, text.as_ref(), extra, out)
     })
+}
+
+/// Appends one training document's ids to `out`: `extra.bos`, the text with special-token
+/// strings as text, `extra.eos`.
+pub fn encode_document(
+    tokenizer: &Tokenizer,
+    text: &str,
+    extra: DocumentTokens,
+    out: &mut Vec<u32>,
+) {
+    out.extend(extra.bos);
+    tokenizer.encode_with(text, SpecialTokens::NonSpecial, out);
+    out.extend(extra.eos);
 }
 
 /// A preparation run in progress. Dropping it without [`Preparer::finish`] abandons the run: the

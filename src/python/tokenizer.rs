@@ -15,7 +15,7 @@ use super::encoding::{
 use super::errors::guard;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
-use crate::prepare::{encode_documents, DocumentTokens};
+use crate::prepare::{encode_document, DocumentTokens};
 use crate::tokenizer::{SpecialTokens, Tokenizer};
 
 /// Batches are encoded in slices of about this much text, with a check for Ctrl-C between them,
@@ -83,7 +83,7 @@ fn specials_vec(special_tokens: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Str
 fn in_slices<R: Send>(
     py: Python<'_>,
     texts: &[PyBackedStr],
-    encode: impl Fn(&[PyBackedStr]) -> Result<Vec<R>, Error> + Sync + Send,
+    mut encode: impl FnMut(&[PyBackedStr]) -> Result<Vec<R>, Error> + Send,
 ) -> PyResult<Vec<R>> {
     let mut results = Vec::with_capacity(texts.len());
     let mut start = 0;
@@ -104,21 +104,28 @@ fn in_slices<R: Send>(
 
 /// Encodes `texts` into one flat buffer and document offsets, in GIL-free slices with a Ctrl-C
 /// check between them (see [`in_slices`]).
+///
+/// Each slice appends to the same buffer, reserved up front for one id per two bytes of text
+/// (more than the tokenizers of the shared data give for the corpus; pages reserved and never
+/// written are never resident). Concatenating the slices' own buffers at the end held the
+/// whole output twice at the peak, and a buffer grown by doubling below glibc's `mmap`
+/// threshold leaves its earlier copies in the heap.
 fn encode_flat_in_slices(
     py: Python<'_>,
     texts: &[PyBackedStr],
     num_threads: Option<usize>,
     encode: impl Fn(&PyBackedStr, &mut Vec<u32>) + Sync + Send,
 ) -> PyResult<(Vec<u32>, Vec<i64>)> {
-    let parts = in_slices(py, texts, |slice| {
-        Ok(vec![parallel::encode_flat(
-            slice,
-            total_len(slice),
-            num_threads,
-            &encode,
-        )])
+    let mut ids = Vec::with_capacity(total_len(texts) / 2);
+    let mut offsets = Vec::with_capacity(texts.len() + 1);
+    offsets.push(0);
+    in_slices(py, texts, |slice| {
+        let (ids, offsets) = (&mut ids, &mut offsets);
+        parallel::encode_flat_into(slice, total_len(slice), num_threads, &encode, ids, offsets);
+        Ok(Vec::<()>::new())
     })?;
-    Ok(py.detach(|| concat_flat(parts)))
+    ids.shrink_to_fit();
+    Ok((ids, offsets))
 }
 
 fn total_len(texts: &[PyBackedStr]) -> usize {
@@ -325,13 +332,9 @@ impl PyTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
-        let parts = in_slices(py, &texts, |slice| {
-            let flat = parallel::encode_flat(slice, total_len(slice), num_threads, |t, out| {
-                tok.encode_into(t, add_special_tokens, out)
-            });
-            Ok(vec![flat])
+        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+            tok.encode_into(t, add_special_tokens, out)
         })?;
-        let (ids, offsets) = py.detach(|| concat_flat(parts));
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
@@ -348,10 +351,9 @@ impl PyTokenizer {
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
         let extra = DocumentTokens { bos, eos };
-        let parts = in_slices(py, &texts, |slice| {
-            Ok(vec![encode_documents(tok, slice, extra, num_threads)])
+        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+            encode_document(tok, t, extra, out)
         })?;
-        let (ids, offsets) = py.detach(|| concat_flat(parts));
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
@@ -621,19 +623,4 @@ impl PyTokenizer {
         }
         Ok(dict)
     }
-}
-
-/// Joins the flat buffers of consecutive slices into one, shifting the document offsets.
-fn concat_flat(parts: Vec<(Vec<u32>, Vec<i64>)>) -> (Vec<u32>, Vec<i64>) {
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_default();
-    }
-    let mut ids = Vec::with_capacity(parts.iter().map(|(ids, _)| ids.len()).sum());
-    let mut offsets = vec![0i64];
-    for (part_ids, part_offsets) in parts {
-        let base = ids.len() as i64;
-        ids.extend_from_slice(&part_ids);
-        offsets.extend(part_offsets.iter().skip(1).map(|o| o + base));
-    }
-    (ids, offsets)
 }
