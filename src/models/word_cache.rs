@@ -187,6 +187,24 @@ struct Slot {
     ids_len: u8,
 }
 
+impl Slot {
+    /// Whether the slot holds `key`.
+    #[inline]
+    fn holds(&self, key: &Key) -> bool {
+        self.key_len == key.len && self.key == key.words
+    }
+
+    /// What the slot gives for the key it holds.
+    #[inline]
+    fn found(&self) -> Found<'_> {
+        if self.ids_len == IN_LONG {
+            Found::InLong
+        } else {
+            Found::Ids(&self.ids, usize::from(self.ids_len))
+        }
+    }
+}
+
 const EMPTY: Slot = Slot {
     key: [0; KEY_WORDS],
     ids: [0; MAX_IDS],
@@ -450,31 +468,20 @@ impl WordCache {
     fn get(&mut self, key: &Key) -> Found<'_> {
         let index = self.set(key);
         let set = &mut self.sets[index].0;
-        let holds = |slot: &Slot| slot.key_len == key.len && slot.key == key.words;
-        if !holds(&set[0]) {
-            if !holds(&set[1]) {
+        if !set[0].holds(key) {
+            if !set[1].holds(key) {
                 return Found::Missing;
             }
             set.swap(0, 1);
         }
-        let slot = &set[0];
-        if slot.ids_len == IN_LONG {
-            Found::InLong
-        } else {
-            Found::Ids(&slot.ids, usize::from(slot.ids_len))
-        }
+        set[0].found()
     }
 
     /// What `set` holds for `key`.
     #[inline]
     fn find<'a>(set: &'a Set, key: &Key) -> Found<'a> {
-        match set
-            .0
-            .iter()
-            .find(|slot| slot.key_len == key.len && slot.key == key.words)
-        {
-            Some(slot) if slot.ids_len == IN_LONG => Found::InLong,
-            Some(slot) => Found::Ids(&slot.ids, usize::from(slot.ids_len)),
+        match set.0.iter().find(|slot| slot.holds(key)) {
+            Some(slot) => slot.found(),
             None => Found::Missing,
         }
     }
@@ -516,11 +523,7 @@ impl WordCache {
         }
         let own = self.set(key);
         let second = self.second_set(key);
-        let holds = |set: &Set| {
-            set.0
-                .iter()
-                .position(|slot| slot.key_len == key.len && slot.key == key.words)
-        };
+        let holds = |set: &Set| set.0.iter().position(|slot| slot.holds(key));
         let free = |set: &Set| set.0.iter().position(|slot| slot.key_len == 0);
         // The key's own slot when it has one (a redirect whose long entry was emptied), else a
         // free one in its own set, else one in its second set, else one evicted in rotation
@@ -942,9 +945,7 @@ mod tests {
         assert_eq!((out, calls), (many, 1));
         let key = Key::new(word);
         let set = &cache.sets[cache.set(&key)].0;
-        let own = set
-            .iter()
-            .filter(|slot| slot.key_len == key.len && slot.key == key.words);
+        let own = set.iter().filter(|slot| slot.holds(&key));
         assert_eq!(own.count(), 1);
     }
 }
