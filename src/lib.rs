@@ -26,6 +26,8 @@ pub mod postprocess;
 pub mod prepare;
 pub mod pretokenize;
 mod swar;
+#[cfg(test)]
+mod testing;
 pub mod tokenizer;
 
 #[cfg(feature = "python")]

@@ -1100,17 +1100,10 @@ mod tests {
         ] {
             let model = toy_with(&tokens, merges, false);
             assert_eq!(model.merged_ids.is_none(), tokens[3] == "bc");
-            let mut state = 12345u64;
+            let mut rng = crate::testing::Rng(12345);
             for len in (1..80).chain([200, 1000]) {
-                // A pseudo-random string of a, b and c (xorshift).
-                let text: String = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        ['a', 'b', 'c'][(state % 3) as usize]
-                    })
-                    .collect();
+                // A pseudo-random string of a, b and c.
+                let text: String = (0..len).map(|_| ['a', 'b', 'c'][rng.below(3)]).collect();
                 let expected: Vec<u32> = reference_merge(&text, merges)
                     .iter()
                     .map(|part| tokens.iter().position(|t| t == part).unwrap() as u32)

@@ -155,17 +155,7 @@ impl Composed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator (xorshift).
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     #[test]
     fn composing_stretches_equals_composing_the_whole_text() {
@@ -228,9 +218,7 @@ mod tests {
         let (mut got, mut expected) = (String::new(), String::new());
         for form in [Composed::Nfc, Composed::Nfkc] {
             for _ in 0..100_000 {
-                let text: String = (0..rng.below(20))
-                    .map(|_| alphabet[rng.below(alphabet.len())])
-                    .collect();
+                let text = rng.text(&alphabet, 20);
                 got.clear();
                 expected.clear();
                 form.normalize(&text, &mut got);

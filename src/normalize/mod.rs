@@ -597,17 +597,9 @@ mod tests {
             "ᾳ",
             "한",
         ];
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::testing::Rng(0x2545_F491_4F6C_DD1D);
         for _ in 0..20_000 {
-            let text: String = (0..next(8) + 1)
-                .map(|_| alphabet[next(alphabet.len())])
-                .collect();
+            let text = rng.text(&alphabet, 9);
             for mode in 0..16 {
                 let [clean_text, handle_chinese_chars, strip_accents, lowercase] =
                     [0, 1, 2, 3].map(|bit| mode >> bit & 1 == 1);
@@ -754,12 +746,7 @@ mod tests {
     fn precompiled_charsmap_of_albert() {
         // The charsmap of albert-base-v2's tokenizer.json (NFKC-based with SentencePiece's
         // extra rules); expectations from tokenizers 0.23.3's `Precompiled.normalize_str`.
-        let dir = std::env::var_os("FERROTOK_DATA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
-            });
-        let path = dir.join("tokenizers/albert-base-v2/tokenizer.json");
+        let path = crate::testing::data_dir().join("tokenizers/albert-base-v2/tokenizer.json");
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let step = &doc["normalizer"]["normalizers"][5];
         let map = Normalizer::from_json(step, "normalizer").unwrap();

@@ -369,15 +369,11 @@ impl Precompiled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Rng;
 
     /// The charsmap of a tokenizer.json of the shared data.
     fn charsmap(tokenizer: &str) -> Precompiled {
-        let dir = std::env::var_os("FERROTOK_DATA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
-            });
-        let path = dir
+        let path = crate::testing::data_dir()
             .join("tokenizers")
             .join(tokenizer)
             .join("tokenizer.json");
@@ -391,17 +387,6 @@ mod tests {
             .find_map(|step| step["precompiled_charsmap"].as_str())
             .expect("a Precompiled step");
         Precompiled::from_base64(blob, "precompiled_charsmap").expect("charsmap")
-    }
-
-    /// A small deterministic generator (xorshift).
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     fn clusters(text: &str) -> usize {
@@ -555,9 +540,7 @@ mod tests {
             let mut rng = Rng(5);
             let (mut fast, mut reference) = (String::new(), String::new());
             for _ in 0..50_000 {
-                let text: String = (0..rng.below(24))
-                    .map(|_| alphabet[rng.below(alphabet.len())])
-                    .collect();
+                let text = rng.text(&alphabet, 24);
                 fast.clear();
                 reference.clear();
                 map.normalize(&text, &mut fast);

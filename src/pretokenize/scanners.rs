@@ -622,6 +622,7 @@ mod tests {
     //! class table against the engines on every code point.
 
     use super::*;
+    use crate::testing::{data_dir, Rng};
     use std::path::{Path, PathBuf};
 
     /// Every pattern string with every engine, and the scanner `recognize` must pick (or None).
@@ -732,9 +733,7 @@ mod tests {
             "a", "A", "z", "Z", "@", "[", "`", "{", " ", "1", "é", "ж", "日", "\u{300}",
         ];
         for _ in 0..20_000 {
-            let text: String = (0..rng.below(40))
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect();
+            let text = rng.text(&alphabet, 40);
             let bytes = text.as_bytes();
             for start in (0..=bytes.len()).filter(|&at| text.is_char_boundary(at)) {
                 let what = format!("{text:?} from {start}");
@@ -820,23 +819,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    /// splitmix64: a tiny deterministic generator, so failures reproduce.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
         }
     }
 
@@ -947,18 +929,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    fn data_dir() -> PathBuf {
-        let dir = std::env::var_os("FERROTOK_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-        assert!(
-            dir.join("MANIFEST.md").exists(),
-            "shared data not found at {}; set FERROTOK_DATA",
-            dir.display()
-        );
-        dir
     }
 
     fn corpus_files() -> Vec<(String, String)> {
