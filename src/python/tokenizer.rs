@@ -22,6 +22,11 @@ use crate::tokenizer::{SpecialTokens, Tokenizer};
 /// so a long job answers KeyboardInterrupt within a fraction of a second.
 const INTERRUPT_CHECK_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most ids a batch's output buffer is reserved for up front (1 GiB): above it, the buffer
+/// grows as it fills (in place, by `mremap`, at that size), so that a huge batch does not ask
+/// the kernel for more address space than it may grant.
+const MAX_RESERVED_IDS: usize = 1 << 28;
+
 /// A flat numpy batch: all ids, and document boundaries.
 type NumpyBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
@@ -107,16 +112,16 @@ fn in_slices<R: Send>(
 ///
 /// Each slice appends to the same buffer, reserved up front for one id per two bytes of text
 /// (more than the tokenizers of the shared data give for the corpus; pages reserved and never
-/// written are never resident). Concatenating the slices' own buffers at the end held the
-/// whole output twice at the peak, and a buffer grown by doubling below glibc's `mmap`
-/// threshold leaves its earlier copies in the heap.
+/// written are never resident), up to [`MAX_RESERVED_IDS`]. Concatenating the slices' own
+/// buffers at the end held the whole output twice at the peak, and a buffer grown by doubling
+/// below glibc's `mmap` threshold leaves its earlier copies in the heap.
 fn encode_flat_in_slices(
     py: Python<'_>,
     texts: &[PyBackedStr],
     num_threads: Option<usize>,
     encode: impl Fn(&PyBackedStr, &mut Vec<u32>) + Sync + Send,
 ) -> PyResult<(Vec<u32>, Vec<i64>)> {
-    let mut ids = Vec::with_capacity(total_len(texts) / 2);
+    let mut ids = Vec::with_capacity((total_len(texts) / 2).min(MAX_RESERVED_IDS));
     let mut offsets = Vec::with_capacity(texts.len() + 1);
     offsets.push(0);
     in_slices(py, texts, |slice| {
