@@ -142,9 +142,9 @@ pub fn encode_flat_into<T, F>(
     let chunks: Vec<&[T]> = items.chunks(chunk_len).collect();
     // Each chunk's buffer reserved as the caller's is (see `encode_flat_in_slices` in the
     // bindings): one id per two bytes of text, so that it is not grown by copying.
-    let chunk_ids = total_bytes / chunks.len() / 2;
+    let chunk_capacity = total_bytes / chunks.len() / 2;
     let encoded: Vec<(Vec<u32>, Vec<usize>)> = map(&chunks, total_bytes, Some(workers), |chunk| {
-        let mut ids = Vec::with_capacity(chunk_ids);
+        let mut ids = Vec::with_capacity(chunk_capacity);
         let mut lengths = Vec::with_capacity(chunk.len());
         for item in chunk.iter() {
             let before = ids.len();

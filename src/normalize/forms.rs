@@ -14,13 +14,12 @@
 //! stretch from there to the next boundary is checked alone, and composed only when that check
 //! does not pass. The test below compares this with composing the whole text.
 
-use std::sync::OnceLock;
-
 use unicode_normalization_alignments::char::canonical_combining_class;
 use unicode_normalization_alignments::{
     is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization,
 };
 
+use super::char_blocks::{BlockBits, LazyBlocks};
 use crate::swar;
 
 /// A composing normalization form.
@@ -32,63 +31,39 @@ pub(crate) enum Composed {
     Nfkc,
 }
 
-/// The characters whose boundary bit is kept: planes 0 to 2. A character above is taken as no
-/// boundary, which only makes the stretch around it longer.
-const TABLED: u32 = 0x3_0000;
-
-/// The size of a block of a boundary table.
-const BLOCK: u32 = 256;
-
-/// Per form, per block of 256 characters, a bit per boundary character, each block computed the
-/// first time a text has one of its characters: the crate's look-ups (a perfect hash for the
-/// combining class, a search of the quick-check ranges) cost more per character than a bit.
-type Boundaries = [OnceLock<[u64; 4]>; (TABLED / BLOCK) as usize];
-
-static NFC_BOUNDARIES: Boundaries = [const { OnceLock::new() }; (TABLED / BLOCK) as usize];
-static NFKC_BOUNDARIES: Boundaries = [const { OnceLock::new() }; (TABLED / BLOCK) as usize];
+/// Per form, the boundary characters of each block, computed the first time a text has one of
+/// its characters: the crate's look-ups (a perfect hash for the combining class, a search of the
+/// quick-check ranges) cost more per character than a bit. A character above the blocks is taken
+/// as no boundary, which only makes the stretch around it longer.
+static NFC_BOUNDARIES: LazyBlocks<BlockBits> = LazyBlocks::new();
+static NFKC_BOUNDARIES: LazyBlocks<BlockBits> = LazyBlocks::new();
 
 impl Composed {
-    /// Whether `c` is a boundary of this form: combining class 0 and quick check Yes.
-    fn starts_boundary(self, c: char) -> bool {
-        let alone = std::iter::once(c);
-        let quick = match self {
-            Composed::Nfc => is_nfc_quick(alone),
-            Composed::Nfkc => is_nfkc_quick(alone),
-        };
-        quick == IsNormalized::Yes && canonical_combining_class(c) == 0
-    }
-
-    /// [`Composed::starts_boundary`] from the table.
-    #[inline]
-    fn is_boundary(self, c: char) -> bool {
-        let code = c as u32;
-        let table = match self {
-            Composed::Nfc => &NFC_BOUNDARIES,
-            Composed::Nfkc => &NFKC_BOUNDARIES,
-        };
-        let Some(block) = table.get((code / BLOCK) as usize) else {
-            return false;
-        };
-        let bits = block.get_or_init(|| {
-            let mut bits = [0u64; 4];
-            let first = code - code % BLOCK;
-            for code in first..first + BLOCK {
-                if char::from_u32(code).is_some_and(|c| self.starts_boundary(c)) {
-                    bits[(code % BLOCK / 64) as usize] |= 1 << (code % 64);
-                }
-            }
-            bits
-        });
-        bits[(code % BLOCK / 64) as usize] >> (code % 64) & 1 == 1
-    }
-
-    /// Whether the quick check passes `text` as it is.
+    /// Whether the form's quick check passes `text` as it is.
     fn quick_yes(self, text: &str) -> bool {
         let quick = match self {
             Composed::Nfc => is_nfc_quick(text.chars()),
             Composed::Nfkc => is_nfkc_quick(text.chars()),
         };
         quick == IsNormalized::Yes
+    }
+
+    /// Whether `c` is a boundary of this form (combining class 0, quick check Yes), from the
+    /// block table.
+    #[inline]
+    fn is_boundary(self, c: char) -> bool {
+        let table = match self {
+            Composed::Nfc => &NFC_BOUNDARIES,
+            Composed::Nfkc => &NFKC_BOUNDARIES,
+        };
+        let starts_boundary = |c: char| {
+            let mut spelled = [0u8; 4];
+            self.quick_yes(c.encode_utf8(&mut spelled)) && canonical_combining_class(c) == 0
+        };
+        let code = c as u32;
+        table
+            .get(code, |code| BlockBits::of(code, starts_boundary))
+            .is_some_and(|bits| bits.has(code))
     }
 
     /// Appends the composed form of `text`, which starts at a boundary or at the text's start, to
@@ -155,6 +130,7 @@ impl Composed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::char_blocks::COVERED;
     use crate::testing::Rng;
 
     #[test]
@@ -233,7 +209,7 @@ mod tests {
         // Each character of planes 0 to 2 after and before a composing pair and a mark.
         let (mut got, mut expected) = (String::new(), String::new());
         for form in [Composed::Nfc, Composed::Nfkc] {
-            for c in (0..TABLED).filter_map(char::from_u32) {
+            for c in (0..COVERED).filter_map(char::from_u32) {
                 for text in [
                     format!("e\u{301}{c}\u{301}"),
                     format!("{c}\u{1161}\u{300}a"),

@@ -13,6 +13,7 @@
 //! [`char_classes`], asked of the reference itself for every code point.
 
 pub mod aligned;
+mod char_blocks;
 pub(crate) mod char_classes;
 mod forms;
 pub mod precompiled;

@@ -17,11 +17,10 @@
 //! when every printable character is one; most other characters are looked up one by one without
 //! segmenting either (see `normalize_graphemes` and [`Classes`]).
 
-use std::sync::OnceLock;
-
 use base64::Engine as _;
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::char_blocks::{BlockBits, LazyBlocks};
 use crate::error::{Error, Result};
 use crate::swar;
 
@@ -58,24 +57,15 @@ pub struct Precompiled {
     plain_ascii: [bool; 128],
     /// Whether all of `' '..='~'` are `plain_ascii` (then runs are read eight bytes at a time).
     printable_plain: bool,
-    /// The [`Classes`] of the characters below [`CLASSED`], by blocks of 256, each computed the
-    /// first time a text has one of its characters.
-    classes: Box<[OnceLock<Classes>]>,
+    /// The [`Classes`] of the characters, by blocks (see [`char_blocks`](super::char_blocks)).
+    classes: Box<LazyBlocks<Classes>>,
 }
 
-/// The characters that [`Precompiled::classes`] covers: planes 0 to 2, every script in current
-/// use and the emoji. Those above (historic CJK, tags, variation selectors) are segmented.
-const CLASSED: u32 = 0x3_0000;
-
-/// The size of a block of [`Precompiled::classes`].
-const BLOCK: u32 = 256;
-
-/// Per character of a block of 256, one bit each: see [`Classes::of`].
-#[derive(Debug, Clone, Default)]
+/// Two bits per character of a block: see [`Classes::of`].
+#[derive(Debug, Clone)]
 struct Classes {
-    plain: [u64; 4],
-    alone: [u64; 4],
-    kept: [u64; 4],
+    alone: BlockBits,
+    kept: BlockBits,
 }
 
 /// A character may be a neighbour of a character looked up alone ([`Classes::of`]).
@@ -86,7 +76,7 @@ const ALONE: u8 = 2;
 const KEPT: u8 = 4;
 
 impl Classes {
-    /// The classes of the characters `first..first + BLOCK` under `map`.
+    /// The classes of the characters of the block that holds `code`, under `map`.
     ///
     /// `ALONE` is the grapheme cluster break property seen from outside: a character that is a
     /// cluster of its own after `a`, before `a` and after itself is none of CR, LF, Extend, ZWJ,
@@ -95,35 +85,28 @@ impl Classes {
     /// LV and LVT, Extended_Pictographic) joins no character of the same set: every rule that
     /// joins two characters needs one of the excluded classes on one side (Hangul LV and LVT
     /// only join a following V or T; emoji only join through ZWJ; an Indic consonant only joins
-    /// a preceding linker, which is Extend). CR and LF are `PLAIN` but not `ALONE`: they break
-    /// from every other character.
-    fn compute(map: &Precompiled, first: u32) -> Self {
-        let mut classes = Classes::default();
-        for code in first..first + BLOCK {
-            let Some(c) = char::from_u32(code) else {
-                continue;
-            };
-            let (word, bit) = ((code % BLOCK / 64) as usize, 1u64 << (code % 64));
+    /// a preceding linker, which is Extend).
+    fn compute(map: &Precompiled, code: u32) -> Self {
+        let kept = |c: char| {
             let mut spelled = [0u8; 4];
-            if map.transform(c.encode_utf8(&mut spelled)).is_none() {
-                classes.kept[word] |= bit;
-            }
-            if c == '\r' || c == '\n' {
-                classes.plain[word] |= bit;
-            } else if alone_among_plain(c) {
-                classes.plain[word] |= bit;
-                classes.alone[word] |= bit;
-            }
+            map.transform(c.encode_utf8(&mut spelled)).is_none()
+        };
+        Classes {
+            alone: BlockBits::of(code, alone_among_plain),
+            kept: BlockBits::of(code, kept),
         }
-        classes
     }
 
-    /// The `PLAIN`, `ALONE` and `KEPT` bits of `code`, a character of this block.
+    /// The `PLAIN`, `ALONE` and `KEPT` bits of `c`, a character of this block. `PLAIN` is
+    /// `ALONE`, CR and LF: those two break from every other character, though not from each
+    /// other.
     #[inline]
-    fn of(&self, code: u32) -> u8 {
-        let (word, shift) = ((code % BLOCK / 64) as usize, code % 64);
-        let bit = |set: &[u64; 4]| (set[word] >> shift & 1) as u8;
-        (bit(&self.plain) * PLAIN) | (bit(&self.alone) * ALONE) | (bit(&self.kept) * KEPT)
+    fn of(&self, c: char) -> u8 {
+        let code = c as u32;
+        let plain = self.alone.has(code) || c == '\r' || c == '\n';
+        (u8::from(plain) * PLAIN)
+            | (u8::from(self.alone.has(code)) * ALONE)
+            | (u8::from(self.kept.has(code)) * KEPT)
     }
 }
 
@@ -173,7 +156,7 @@ impl Precompiled {
             normalized,
             plain_ascii: [false; 128],
             printable_plain: false,
-            classes: (0..CLASSED / BLOCK).map(|_| OnceLock::new()).collect(),
+            classes: Box::new(LazyBlocks::new()),
         };
         for byte in 0..128u8 {
             // Any ASCII character but CR and LF: no ASCII character is a Prepend, Extend or
@@ -281,16 +264,12 @@ impl Precompiled {
     }
 
     /// The `PLAIN`, `ALONE` and `KEPT` bits of `c` ([`Classes::of`]); none for a character
-    /// above [`CLASSED`], which is then segmented with its neighbours.
+    /// above the blocks, which is then segmented with its neighbours.
     #[inline]
     fn class_of(&self, c: char) -> u8 {
-        let code = c as u32;
-        match self.classes.get((code / BLOCK) as usize) {
-            Some(block) => block
-                .get_or_init(|| Classes::compute(self, code - code % BLOCK))
-                .of(code),
-            None => 0,
-        }
+        self.classes
+            .get(c as u32, |code| Classes::compute(self, code))
+            .map_or(0, |classes| classes.of(c))
     }
 
     /// Normalizes `text`, which starts and ends at cluster boundaries, cluster by cluster.
@@ -303,7 +282,7 @@ impl Precompiled {
     ///
     /// callgrind, T5 on the mixed corpus: about 360 → 285 million instructions in all with a
     /// hand-written set of scripts (Latin, Greek, Cyrillic, kana, CJK). With the classes of every
-    /// character below [`CLASSED`] (which also take Devanagari, Arabic, Thai and the other
+    /// character below U+30000 (which also take Devanagari, Arabic, Thai and the other
     /// scripts of the UDHR out of segmentation when no mark follows) and the eight-byte ASCII
     /// runs: 96.2 → 73.0 instructions per byte of a repeated pass. Computing a block costs about
     /// 2,300 instructions per character, once per map: 80 million for the 139 blocks the corpus
@@ -369,6 +348,7 @@ impl Precompiled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::char_blocks::COVERED;
     use crate::testing::Rng;
 
     /// The charsmap of a tokenizer.json of the shared data.
@@ -396,7 +376,7 @@ mod tests {
     #[test]
     fn alone_characters_are_clusters_among_plain_ones() {
         let map = charsmap("t5-legal-small-fr-en");
-        let classed: Vec<(char, u8)> = (0..CLASSED)
+        let classed: Vec<(char, u8)> = (0..COVERED)
             .filter_map(char::from_u32)
             .map(|c| (c, map.class_of(c)))
             .collect();
