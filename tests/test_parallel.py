@@ -116,3 +116,47 @@ def test_one_long_document_is_cut_and_encoded_in_parallel(
     for threads in ("1", "2", "5"):
         monkeypatch.setenv("FERROTOK_NUM_THREADS", threads)
         assert mine() == expected, f"{threads} threads"
+
+
+def test_large_batch_reads_its_strings_without_keeping_utf8_copies(
+    tokenizers: Any, corpus: Any
+) -> None:
+    """A batch above 16M characters encodes its non-ASCII strings to temporary UTF-8 a slice at a
+    time instead of borrowing it (which makes CPython keep a UTF-8 copy inside each string; see
+    src/python/texts.rs). The ids must be the reference's all the same, on one thread and two,
+    through both outputs, and no string may be left larger than it was."""
+    filler = "a few words of text " * 250
+    non_ascii = [
+        *corpus.sample("multilingual").texts[:50],
+        *corpus.sample("ja").texts[:50],
+        "café au lait, señor",  # Latin-1: one byte per character in CPython
+        "emoji 🎉 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",  # four bytes per character in CPython
+    ]
+    non_ascii = [text for text in non_ascii if not text.isascii()]
+    # Interleaved, so that non-ASCII strings fall into several slices.
+    batch: list[str] = []
+    for text in non_ascii:
+        batch.append(text)
+        batch.extend([filler] * 35)
+    assert sum(map(len, batch)) > 16 * 1024 * 1024
+    sizes = [sys.getsizeof(text) for text in non_ascii]
+    reference = tokenizers.tiktoken("o200k_base")
+    # The reference borrows UTF-8 too: it is given equal, distinct string objects.
+    copies = [text.encode("utf-8").decode("utf-8") for text in non_ascii]
+    expected = dict(zip(non_ascii, reference.encode_ordinary_batch(copies), strict=True))
+    expected[filler] = reference.encode_ordinary(filler)
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    for threads in (1, 2):
+        assert tok.encode_batch_numpy(batch, num_threads=threads).tolist() == [
+            expected[text] for text in batch
+        ]
+        assert tok.encode_batch(batch, num_threads=threads) == [expected[text] for text in batch]
+    assert [sys.getsizeof(text) for text in non_ascii] == sizes
+    # A small batch borrows, and CPython keeps the copies: what the check above would see.
+    tok.encode_batch(non_ascii)
+    assert [sys.getsizeof(text) for text in non_ascii] != sizes
+    # A string that cannot be UTF-8 fails the same way in a large batch as in a small one.
+    with pytest.raises(UnicodeEncodeError):
+        tok.encode_batch(["lone \ud800 surrogate"])
+    with pytest.raises(UnicodeEncodeError):
+        tok.encode_batch([*batch, "lone \ud800 surrogate"])

@@ -7,6 +7,7 @@
 mod encoding;
 mod errors;
 mod prepare;
+mod texts;
 mod tokenizer;
 
 use pyo3::prelude::*;

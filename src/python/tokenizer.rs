@@ -6,21 +6,18 @@ use std::sync::{Arc, OnceLock};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::encoding::{
     encode_rich_batch, padded_arrays, padding_args, padding_params, truncation_args,
     truncation_params, PaddingArgs, PyEncoding, RichOptions, TruncationArgs,
 };
 use super::errors::guard;
+use super::texts::TextBatch;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
 use crate::prepare::{encode_document, DocumentTokens};
 use crate::tokenizer::{SpecialTokens, Tokenizer};
-
-/// Batches are encoded in slices of about this much text, with a check for Ctrl-C between them,
-/// so a long job answers KeyboardInterrupt within a fraction of a second.
-const INTERRUPT_CHECK_BYTES: usize = 16 * 1024 * 1024;
 
 /// The most ids a batch's output buffer is reserved for up front (1 GiB): above it, the buffer
 /// grows as it fills (in place, by `mremap`, at that size), so that a huge batch does not ask
@@ -83,58 +80,32 @@ fn specials_vec(special_tokens: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Str
     Ok(specials)
 }
 
-/// Runs `encode` over `texts` in slices, releasing the GIL for each and checking for Ctrl-C
-/// between slices. `encode` gets a slice of strings and returns its results in order.
-fn in_slices<R: Send>(
-    py: Python<'_>,
-    texts: &[PyBackedStr],
-    mut encode: impl FnMut(&[PyBackedStr]) -> Result<Vec<R>, Error> + Send,
-) -> PyResult<Vec<R>> {
-    let mut results = Vec::with_capacity(texts.len());
-    let mut start = 0;
-    while start < texts.len() {
-        let mut end = start;
-        let mut bytes = 0;
-        while end < texts.len() && (end == start || bytes < INTERRUPT_CHECK_BYTES) {
-            bytes += texts[end].len();
-            end += 1;
-        }
-        let slice = &texts[start..end];
-        results.extend(py.detach(|| guard(|| encode(slice)))?);
-        py.check_signals()?;
-        start = end;
-    }
-    Ok(results)
-}
-
 /// Encodes `texts` into one flat buffer and document offsets, in GIL-free slices with a Ctrl-C
-/// check between them (see [`in_slices`]).
+/// check between them (see [`TextBatch::in_slices`]).
 ///
-/// Each slice appends to the same buffer, reserved up front for one id per two bytes of text
+/// Each slice appends to the same buffer, reserved up front for one id per character of text
 /// (more than the tokenizers of the shared data give for the corpus; pages reserved and never
 /// written are never resident), up to [`MAX_RESERVED_IDS`]. Concatenating the slices' own
 /// buffers at the end held the whole output twice at the peak, and a buffer grown by doubling
 /// below glibc's `mmap` threshold leaves its earlier copies in the heap.
 fn encode_flat_in_slices(
     py: Python<'_>,
-    texts: &[PyBackedStr],
+    texts: Vec<Bound<'_, PyString>>,
     num_threads: Option<usize>,
-    encode: impl Fn(&PyBackedStr, &mut Vec<u32>) + Sync + Send,
+    encode: impl Fn(&&str, &mut Vec<u32>) + Sync + Send,
 ) -> PyResult<(Vec<u32>, Vec<i64>)> {
-    let mut ids = Vec::with_capacity((total_len(texts) / 2).min(MAX_RESERVED_IDS));
+    let texts = TextBatch::new(texts)?;
+    let mut ids = Vec::with_capacity(texts.total_chars().min(MAX_RESERVED_IDS));
     let mut offsets = Vec::with_capacity(texts.len() + 1);
     offsets.push(0);
-    in_slices(py, texts, |slice| {
+    texts.in_slices(py, |slice| {
         let (ids, offsets) = (&mut ids, &mut offsets);
-        parallel::encode_flat_into(slice, total_len(slice), num_threads, &encode, ids, offsets);
-        Ok(Vec::<()>::new())
+        let bytes = slice.iter().map(|text| text.len()).sum();
+        parallel::encode_flat_into(slice, bytes, num_threads, &encode, ids, offsets);
+        Ok(())
     })?;
     ids.shrink_to_fit();
     Ok((ids, offsets))
-}
-
-fn total_len(texts: &[PyBackedStr]) -> usize {
-    texts.iter().map(|t| t.len()).sum()
 }
 
 impl PyTokenizer {
@@ -317,12 +288,12 @@ impl PyTokenizer {
     fn encode_batch<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         add_special_tokens: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
-        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             tok.encode_into(t, add_special_tokens, out)
         })?;
         self.id_lists(py, &ids, &offsets)
@@ -332,12 +303,12 @@ impl PyTokenizer {
     fn encode_batch_numpy<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         add_special_tokens: bool,
         num_threads: Option<usize>,
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
-        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             tok.encode_into(t, add_special_tokens, out)
         })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
@@ -349,14 +320,14 @@ impl PyTokenizer {
     fn encode_documents_numpy<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         bos: Option<u32>,
         eos: Option<u32>,
         num_threads: Option<usize>,
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
         let extra = DocumentTokens { bos, eos };
-        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             encode_document(tok, t, extra, out)
         })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
@@ -491,11 +462,11 @@ impl PyTokenizer {
     fn encode_ordinary_batch<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
-        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             tok.encode_with(t, SpecialTokens::Ignored, out)
         })?;
         self.id_lists(py, &ids, &offsets)
@@ -523,13 +494,13 @@ impl PyTokenizer {
     fn encode_with_special_batch<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         allowed: Option<Vec<String>>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
         let matcher = guard(|| tok.special_matcher(allowed.as_deref()))?;
-        let (ids, offsets) = encode_flat_in_slices(py, &texts, num_threads, |t, out| {
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             tok.encode_with(t, SpecialTokens::Only(&matcher), out)
         })?;
         self.id_lists(py, &ids, &offsets)
