@@ -3,7 +3,8 @@
 //! again: a plain process to run under `perf` or callgrind, without Python around it.
 //! `FOLDERS=ja` takes one folder; `MB=5` takes up to 5 MB from each (longer, steadier runs).
 //! `SCAN=o200k` (or `cl100k`, `gpt2`, `qwen2`) times the split pattern's scanner alone, without
-//! the model: what the scanner's share of an encoding is.
+//! the model: what the scanner's share of an encoding is. `SPECIALS=added` matches the file's added
+//! tokens in the text as `encode` and the Python batch calls do (default: the text is all text).
 //!
 //!     cargo run --release --manifest-path benches/core/Cargo.toml --example encode_corpus -- o200k_base [runs]
 //!     (a name with a `/` is a tokenizer.json path)
@@ -78,6 +79,11 @@ fn main() {
         "qwen2" => KnownPattern::Qwen2,
         _ => panic!("SCAN: one of o200k, cl100k, gpt2, qwen2"),
     });
+    let specials = match std::env::var("SPECIALS").as_deref() {
+        Ok("added") => SpecialTokens::Added,
+        Ok("") | Err(_) => SpecialTokens::Ignored,
+        Ok(other) => panic!("SPECIALS: `added` or nothing, not {other:?}"),
+    };
     let encode_all = |documents: &[(usize, &String)], ids: &mut Vec<u32>| {
         let start = Instant::now();
         let mut tokens = 0;
@@ -90,7 +96,7 @@ fn main() {
                     tokens += 1;
                 }),
                 None => {
-                    tokenizer.encode_with(document, SpecialTokens::Ignored, ids);
+                    tokenizer.encode_with(document, specials, ids);
                     tokens += ids.len();
                 }
             }
