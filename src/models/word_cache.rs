@@ -481,7 +481,7 @@ impl WordCache {
     fn get(&mut self, key: &Key) -> Found<'_> {
         let index = self.set(key);
         debug_assert!(index < self.sets.len());
-        // SAFETY: `set` is below `sets.len()` (see `own_set`).
+        // SAFETY: `index` is below `sets.len()` (see `own_set`).
         let set = &mut unsafe { self.sets.get_unchecked_mut(index) }.0;
         if !set[0].holds(key) {
             if !set[1].holds(key) {

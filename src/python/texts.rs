@@ -11,8 +11,9 @@
 //! time, dropped with the slice: the encoding is the one CPython would have made anyway, and what
 //! it holds is bounded by a slice. (An ASCII string's UTF-8 is its own data, borrowed without a
 //! copy; `str.isascii` tells which, as the stable ABI has no access to the string's kind.)
-//! `peak_memory.py`, o200k, one thread: 98 MB above the baseline borrowing, 88 with slices of 1M
-//! characters, 85 with slices of 256k; on two threads 133 → 104.
+//! `peak_memory.py`, o200k, one thread: 98 MB above the baseline when borrowing, 88 with copied
+//! slices of 1M characters, 85 with slices of 256k; on two threads 133 → 104.
+//!
 //! A smaller batch still borrows: the copies then make the next call on the same strings (a
 //! notebook cell run again, a benchmark's repeated batch) skip the encoding, which costs about a
 //! fifth of an o200k encoding of `compare.py`'s 4 MB batch (5.7 ms of Python's UTF-8 encoder for
