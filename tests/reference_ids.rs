@@ -8,6 +8,14 @@ use std::path::PathBuf;
 use ferrotok::Tokenizer;
 use serde_json::Value;
 
+/// The unit tests' helpers, for their `data_dir` (an integration test cannot see the library's
+/// `#[cfg(test)]` module; the generator is not used here).
+#[allow(dead_code)]
+#[path = "../src/testing.rs"]
+mod testing;
+
+use testing::data_dir;
+
 /// The tokenizer.json files whose whole pipeline ferrotok implements so far: all of them.
 const HF_TOKENIZERS: &[&str] = &[
     "gpt2",
@@ -22,18 +30,6 @@ const HF_TOKENIZERS: &[&str] = &[
     "albert-base-v2",
     "t5-legal-small-fr-en",
 ];
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("FERROTOK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.join("MANIFEST.md").exists(),
-        "shared data not found at {}; set FERROTOK_DATA",
-        dir.display()
-    );
-    dir
-}
 
 fn read_json(path: PathBuf) -> Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
