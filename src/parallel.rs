@@ -9,7 +9,9 @@
 //!   child sees another pid and builds fresh pools (the parent's are leaked in the child on purpose:
 //!   dropping them would try to join threads that do not exist there).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -159,6 +161,303 @@ pub fn encode_flat_into<T, F>(
         ids.extend_from_slice(&chunk_ids);
         for len in lengths {
             offsets.push(offsets[offsets.len() - 1] + len as i64);
+        }
+    }
+}
+
+/// One chunk of a batch encoded by [`encode_in_order`]: its ids, and each document's id count.
+pub struct Chunk {
+    /// The chunk's ids, document after document.
+    pub ids: Vec<u32>,
+    /// Each document's number of ids, in order.
+    pub lengths: Vec<usize>,
+}
+
+/// What consumes the chunks of [`encode_in_order`] on the calling thread.
+pub trait ChunkSink {
+    /// What [`ChunkSink::take`] may fail with.
+    type Error;
+    /// Runs `work` (encoding, or waiting for the threads) with whatever the calling thread holds
+    /// released: the bindings let go of the GIL here, so that other Python threads run.
+    fn unlocked(&mut self, work: &mut (dyn FnMut() + Send));
+    /// The next chunk, in the batch's order. An error stops the batch: no chunk is taken after it.
+    fn take(&mut self, chunk: Chunk) -> Result<(), Self::Error>;
+}
+
+/// The size of [`encode_in_order`]'s chunks (at most; a batch gets at least four per thread).
+/// Each chunk costs a hand-off of the GIL and a wake-up, while the first chunk's encoding and the
+/// last one's conversion run alone: on `compare.py`'s 4 MB batch (o200k, lists, two threads)
+/// chunks of 32k to 128k took 36–38 ms at best and 256k took 41–44.
+pub const ORDERED_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Encodes `texts` on up to `threads` threads and hands the ids to `sink` on the calling thread,
+/// chunk by chunk in order, while the other threads go on encoding.
+///
+/// Why: turning ids into Python lists holds the GIL, so it runs on one thread. Done after the
+/// whole batch was encoded (as [`encode_flat_into`] would have it), it added its full time to the
+/// parallel encoding's: o200k's `encode_batch` on two threads gained 1.2× over one thread. Here
+/// the calling thread converts each chunk as soon as it is ready and, when the next one is not,
+/// encodes a chunk itself (with the GIL released) rather than wait; the pool's threads (one
+/// fewer than `threads`, so that the call uses `threads` threads in all) only encode.
+///
+/// On one thread, or for a small batch, the calling thread encodes everything and hands it over
+/// as one chunk. A panic while encoding reaches the caller after the other threads stopped.
+pub fn encode_in_order<F, S>(
+    texts: &[&str],
+    threads: Option<usize>,
+    encode: F,
+    sink: &mut S,
+) -> Result<(), S::Error>
+where
+    F: Fn(&str, &mut Vec<u32>) + Sync + Send,
+    S: ChunkSink,
+{
+    let total_bytes: usize = texts.iter().map(|text| text.len()).sum();
+    let workers = thread_count(threads);
+    let pool = match workers > 1 && total_bytes >= MIN_PARALLEL_BYTES && texts.len() > 1 {
+        true => pool(workers),
+        false => None,
+    };
+    let Some(pool) = pool else {
+        let mut chunk = None;
+        sink.unlocked(&mut || chunk = Some(encode_chunk(texts, &encode)));
+        return match chunk {
+            Some(chunk) => sink.take(chunk),
+            None => unreachable!("`unlocked` runs its work"),
+        };
+    };
+    let chunk_bytes = ORDERED_CHUNK_BYTES.min(total_bytes / (workers * 4)).max(1);
+    let chunks = chunks_by_bytes(texts, chunk_bytes);
+    let shared = Ordered {
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        done: Mutex::new((0..chunks.len()).map(|_| None).collect()),
+        ready: Condvar::new(),
+    };
+    let (chunks, shared, encode) = (&chunks, &shared, &encode);
+    pool.in_place_scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(move |_| while shared.encode_one(chunks, encode) {});
+        }
+        let outcome = (0..chunks.len()).try_for_each(|index| {
+            let chunk = shared.wait_for(index, sink, chunks, encode);
+            sink.take(chunk)
+        });
+        shared.stop.store(true, Ordering::Relaxed);
+        outcome
+    })
+}
+
+/// The state [`encode_in_order`]'s threads share.
+struct Ordered {
+    /// The next chunk no thread has claimed yet.
+    next: AtomicUsize,
+    /// Set when the calling thread gives up (its sink failed, or a chunk panicked).
+    stop: AtomicBool,
+    /// Each chunk's outcome, from when it is encoded until the calling thread takes it.
+    done: Mutex<Vec<Option<std::thread::Result<Chunk>>>>,
+    /// Signalled whenever a chunk is stored in `done`.
+    ready: Condvar,
+}
+
+impl Ordered {
+    /// Claims and encodes the next chunk; false when there is none left (or the batch stopped).
+    fn encode_one<F>(&self, chunks: &[&[&str]], encode: &F) -> bool
+    where
+        F: Fn(&str, &mut Vec<u32>) + Sync,
+    {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(texts) = chunks.get(index) else {
+            return false;
+        };
+        // Caught so that the calling thread, waiting for this chunk, hears of it.
+        let outcome = catch_unwind(AssertUnwindSafe(|| encode_chunk(texts, encode)));
+        self.lock()[index] = Some(outcome);
+        self.ready.notify_all();
+        true
+    }
+
+    /// Chunk `index`, once encoded. Meanwhile the calling thread (with `sink`'s lock released)
+    /// encodes chunks nobody has claimed, then sleeps until the chunk is stored.
+    fn wait_for<F, S>(&self, index: usize, sink: &mut S, chunks: &[&[&str]], encode: &F) -> Chunk
+    where
+        F: Fn(&str, &mut Vec<u32>) + Sync,
+        S: ChunkSink,
+    {
+        loop {
+            if let Some(outcome) = self.lock()[index].take() {
+                match outcome {
+                    Ok(chunk) => return chunk,
+                    Err(panic) => {
+                        self.stop.store(true, Ordering::Relaxed);
+                        resume_unwind(panic)
+                    }
+                }
+            }
+            sink.unlocked(&mut || {
+                if !self.encode_one(chunks, encode) {
+                    let mut done = self.lock();
+                    while done[index].is_none() {
+                        done = self
+                            .ready
+                            .wait(done)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    }
+                }
+            });
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<std::thread::Result<Chunk>>>> {
+        // Nothing panics while holding the lock (encoding is caught outside it).
+        self.done
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `texts` cut into runs of whole documents of about `chunk_bytes` each.
+fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t [&'a str]> {
+    let mut chunks = Vec::with_capacity(texts.len().min(1024));
+    let (mut start, mut bytes) = (0, 0);
+    for (index, text) in texts.iter().enumerate() {
+        bytes += text.len();
+        if bytes >= chunk_bytes {
+            chunks.push(&texts[start..=index]);
+            (start, bytes) = (index + 1, 0);
+        }
+    }
+    if start < texts.len() {
+        chunks.push(&texts[start..]);
+    }
+    chunks
+}
+
+/// Encodes `texts` into one chunk.
+fn encode_chunk<F>(texts: &[&str], encode: &F) -> Chunk
+where
+    F: Fn(&str, &mut Vec<u32>),
+{
+    let bytes: usize = texts.iter().map(|text| text.len()).sum();
+    // One id per two bytes, as `encode_flat_in_slices` reserves: no growing by copying.
+    let mut ids = Vec::with_capacity(bytes / 2 + texts.len());
+    let mut lengths = Vec::with_capacity(texts.len());
+    for text in texts {
+        let before = ids.len();
+        encode(text, &mut ids);
+        lengths.push(ids.len() - before);
+    }
+    Chunk { ids, lengths }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Rng;
+
+    /// A sink that keeps what it is given, and can be told to fail at a chunk.
+    #[derive(Default)]
+    struct Collect {
+        ids: Vec<u32>,
+        lengths: Vec<usize>,
+        chunks: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl ChunkSink for Collect {
+        type Error = usize;
+
+        fn unlocked(&mut self, work: &mut (dyn FnMut() + Send)) {
+            work()
+        }
+
+        fn take(&mut self, chunk: Chunk) -> Result<(), usize> {
+            if self.fail_at == Some(self.chunks) {
+                return Err(self.chunks);
+            }
+            assert_eq!(chunk.ids.len(), chunk.lengths.iter().sum::<usize>());
+            self.chunks += 1;
+            self.ids.extend(chunk.ids);
+            self.lengths.extend(chunk.lengths);
+            Ok(())
+        }
+    }
+
+    /// Documents of very different lengths (empty ones, and a few far above a chunk).
+    fn documents(rng: &mut Rng) -> Vec<String> {
+        (0..2000)
+            .map(|index| {
+                let len = match rng.below(20) {
+                    0 => 0,
+                    1 => 200_000 + rng.below(100_000),
+                    _ => rng.below(3000),
+                };
+                let letter = char::from(b'a' + (index % 26) as u8);
+                std::iter::repeat_n(letter, len).collect()
+            })
+            .collect()
+    }
+
+    /// Stands for a tokenizer: one id per byte.
+    fn encode(text: &str, out: &mut Vec<u32>) {
+        out.extend(text.bytes().map(u32::from));
+    }
+
+    #[test]
+    fn chunks_come_in_order_whatever_the_thread_count() {
+        let documents = documents(&mut Rng(7));
+        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+        let expected_ids: Vec<u32> = texts
+            .iter()
+            .flat_map(|t| t.bytes().map(u32::from))
+            .collect();
+        let expected_lengths: Vec<usize> = texts.iter().map(|t| t.len()).collect();
+        for threads in [1, 2, 3, 8] {
+            let mut sink = Collect::default();
+            encode_in_order(&texts, Some(threads), encode, &mut sink).unwrap();
+            assert_eq!(sink.lengths, expected_lengths, "{threads} threads");
+            assert!(sink.ids == expected_ids, "{threads} threads");
+            // One chunk on one thread; many on more.
+            assert_eq!(sink.chunks > 1, threads > 1, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_batch() {
+        let documents = documents(&mut Rng(8));
+        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+        let mut sink = Collect {
+            fail_at: Some(3),
+            ..Collect::default()
+        };
+        assert_eq!(encode_in_order(&texts, Some(2), encode, &mut sink), Err(3));
+        assert_eq!(sink.chunks, 3);
+    }
+
+    #[test]
+    fn a_panic_while_encoding_reaches_the_caller() {
+        let documents = documents(&mut Rng(9));
+        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+        let poisoned = texts.len() * 2 / 3;
+        for threads in [1, 2] {
+            let encode = |text: &str, out: &mut Vec<u32>| {
+                if std::ptr::eq(text, texts[poisoned]) {
+                    panic!("document {poisoned}");
+                }
+                encode(text, out)
+            };
+            let mut sink = Collect::default();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                encode_in_order(&texts, Some(threads), encode, &mut sink)
+            }));
+            let panic = outcome.expect_err("the panic must reach the caller");
+            assert_eq!(
+                panic.downcast_ref::<String>().map(String::as_str),
+                Some(format!("document {poisoned}").as_str())
+            );
         }
     }
 }

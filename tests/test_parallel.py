@@ -6,6 +6,7 @@ inherits a thread pool's bookkeeping but not its threads, so a careless pool dea
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import signal
@@ -67,15 +68,24 @@ import ferrotok
 tok = ferrotok.Tokenizer.from_builtin("o200k_base")
 documents = ["a few words of text " * 250] * 200_000
 print("started", flush=True)
-tok.encode_batch_numpy(documents)
+tok.{call}
 print("finished", flush=True)
 """
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
-def test_long_batch_answers_ctrl_c() -> None:
+@pytest.mark.parametrize(
+    "call",
+    [
+        "encode_batch_numpy(documents)",
+        # Lists: converted while the other threads encode (`parallel::encode_in_order`).
+        "encode_batch(documents, num_threads=2)",
+        "encode_batch(documents, num_threads=1)",
+    ],
+)
+def test_long_batch_answers_ctrl_c(call: str) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", LONG_JOB],
+        [sys.executable, "-c", LONG_JOB.format(call=call)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,6 +102,57 @@ def test_long_batch_answers_ctrl_c() -> None:
     assert "finished" not in stdout
     assert "KeyboardInterrupt" in stderr
     assert child.returncode != 0
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+@pytest.mark.parametrize("call", ["encode_batch", "encode_ordinary_batch", "encode_with_special"])
+def test_batch_lists_hold_exactly_their_references(
+    corpus: Any, tokenizers: Any, num_threads: int, call: str
+) -> None:
+    """Lists share one int per id, and the references a chunk's lists take are added to each int
+    as one sum (src/python/lists.rs). While a batch's lists live, each int's reference count must
+    be up by exactly its occurrences, and back where it was once they are gone. The batch is
+    large enough for the int table and, on two threads, for many chunks."""
+    texts = corpus.sample("multilingual").texts + corpus.sample("code").texts
+    enc = ferrotok.get_encoding("o200k_base")
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    encode = {
+        "encode_batch": lambda: tok.encode_batch(texts, num_threads=num_threads),
+        "encode_ordinary_batch": lambda: enc.encode_ordinary_batch(texts, num_threads=num_threads),
+        "encode_with_special": lambda: enc.encode_batch(
+            texts, allowed_special="all", num_threads=num_threads
+        ),
+    }[call]
+    reference = tokenizers.tiktoken("o200k_base")
+    first = encode()
+    if call == "encode_ordinary_batch":
+        assert first == reference.encode_ordinary_batch(texts)
+    else:
+        assert first == reference.encode_batch(texts, allowed_special="all")
+    shared: dict[int, int] = {}
+    for ids in first:
+        for id_ in ids:
+            assert shared.setdefault(id_, id_) is id_, "one int object per id"
+    counts = collections.Counter(id_ for ids in first for id_ in ids)
+    ranked = [id_ for id_, _ in counts.most_common()]
+    # The commonest ids, the rarest, and small ones (Python's cached ints, immortal from 3.12).
+    watched = ranked[:40] + ranked[-40:] + [id_ for id_ in ranked if id_ < 257][:20]
+    assert any(id_ < 257 for id_ in watched) and any(id_ > 256 for id_ in watched)
+
+    def references() -> list[int]:
+        return [sys.getrefcount(shared[id_]) for id_ in watched]
+
+    before = references()
+    second = encode()
+    assert second == first
+    added = [after - was for after, was in zip(references(), before, strict=True)]
+    # Python's cached small ints are shared with everything (and immortal from 3.12).
+    mortal = [id_ > 256 for id_ in watched]
+    assert [n for n, m in zip(added, mortal, strict=True) if m] == [
+        counts[id_] for id_, m in zip(watched, mortal, strict=True) if m
+    ]
+    del second
+    assert references() == before
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@
 
 mod encoding;
 mod errors;
+mod lists;
 mod prepare;
 mod texts;
 mod tokenizer;

@@ -74,6 +74,19 @@ impl<'py> TextBatch<'py> {
         py: Python<'_>,
         mut encode: impl FnMut(&[&str]) -> Result<(), Error> + Send,
     ) -> PyResult<()> {
+        self.in_slices_holding_gil(py, |slice| {
+            py.detach(|| guard(|| encode(slice)))?;
+            py.check_signals()
+        })
+    }
+
+    /// Like [`TextBatch::in_slices`], but `each` runs with the GIL held: it releases the GIL
+    /// itself where it encodes, and checks for Ctrl-C.
+    pub(super) fn in_slices_holding_gil(
+        &self,
+        py: Python<'_>,
+        mut each: impl FnMut(&[&str]) -> PyResult<()>,
+    ) -> PyResult<()> {
         let borrow = self.total_chars() <= BORROWED_CHARS;
         let slice_chars_max = if borrow {
             SLICE_CHARS
@@ -108,8 +121,7 @@ impl<'py> TextBatch<'py> {
                     Some(bytes) => Ok(unsafe { std::str::from_utf8_unchecked(bytes.as_bytes()) }),
                 })
                 .collect::<PyResult<Vec<&str>>>()?;
-            py.detach(|| guard(|| encode(&utf8)))?;
-            py.check_signals()?;
+            each(&utf8)?;
             start = end;
         }
         Ok(())

@@ -13,6 +13,7 @@ use super::encoding::{
     truncation_params, PaddingArgs, PyEncoding, RichOptions, TruncationArgs,
 };
 use super::errors::guard;
+use super::lists::{IntTable, ListSink, ID_TABLE_MIN_IDS};
 use super::texts::TextBatch;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
@@ -31,8 +32,8 @@ type NumpyBatch<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 #[pyclass(name = "Tokenizer", module = "ferrotok._native", frozen)]
 pub struct PyTokenizer {
     pub(super) inner: Arc<Tokenizer>,
-    /// One Python int per token id, made once: see [`PyTokenizer::id_lists`].
-    id_objects: OnceLock<Box<[Py<PyAny>]>>,
+    /// One Python int per token id, made by the first large conversion to lists.
+    id_objects: OnceLock<IntTable>,
 }
 
 fn wrap(tokenizer: Tokenizer) -> PyTokenizer {
@@ -41,18 +42,6 @@ fn wrap(tokenizer: Tokenizer) -> PyTokenizer {
         id_objects: OnceLock::new(),
     }
 }
-
-/// A Python int.
-fn int_object(py: Python<'_>, id: u32) -> Bound<'_, PyAny> {
-    match id.into_pyobject(py) {
-        Ok(int) => int.into_any(),
-        Err(never) => match never {},
-    }
-}
-
-/// Batches with fewer ids than this are converted the plain way: making the int table (a few
-/// milliseconds for 200k ids) pays off only on larger batches.
-const ID_TABLE_MIN_IDS: usize = 1 << 16;
 
 /// Converts Python ids (any int) to token ids; a negative or too large id is an unknown id.
 fn to_ids(ids: Vec<i64>) -> Result<Vec<u32>, Error> {
@@ -109,95 +98,50 @@ fn encode_flat_in_slices(
 }
 
 impl PyTokenizer {
-    /// Converts a flat batch to `list[list[int]]`.
-    ///
-    /// Building the lists holds the GIL and runs on one thread, so it bounds a parallel batch:
-    /// measured on o200k with two threads, lists came out at 13 MB/s against 30 MB/s for numpy,
-    /// most of the difference being one new int object per id above 256 (Python caches only the
-    /// small ones). Ids repeat, so each id's int is made once per tokenizer and then shared:
-    /// filling a list becomes a reference-count increment per id.
-    ///
-    /// Python's cyclic garbage collector is paused meanwhile ([`GcPause`]): every new list is a
-    /// tracked container, so a batch of thousands of documents set off collections that walked
-    /// the lists already built (`perf`, o200k, one thread: 10% of `encode_ordinary_batch` in
-    /// `visit_decref`, `visit_reachable` and `list_traverse`). Lists of ints hold no cycles.
-    fn id_lists<'py>(
+    /// Encodes `texts` into `list[list[int]]` (see the `lists` module for how, and why).
+    fn encode_lists<'py>(
         &self,
         py: Python<'py>,
-        ids: &[u32],
-        offsets: &[i64],
+        texts: Vec<Bound<'py, PyString>>,
+        num_threads: Option<usize>,
+        encode: impl Fn(&str, &mut Vec<u32>) + Sync + Send,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _paused = GcPause::new(py);
-        let table = self.id_table(py, ids.len());
-        let lists = offsets
-            .windows(2)
-            .map(|bounds| id_list(py, table, &ids[bounds[0] as usize..bounds[1] as usize]))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, lists)
+        let texts = TextBatch::new(texts)?;
+        // About four characters per id: the table pays off on batches that large.
+        let table = self.id_table(py, texts.total_chars() / 4);
+        let mut sink = ListSink::new(py, table, texts.len());
+        texts.in_slices_holding_gil(py, |slice| {
+            guard(|| {
+                Ok(parallel::encode_in_order(
+                    slice,
+                    num_threads,
+                    &encode,
+                    &mut sink,
+                ))
+            })?
+        })?;
+        sink.finish()
     }
 
     /// The table of int objects, made now if `ids` (about to be converted) are enough to pay
     /// for it; `None` for a small conversion before any large one.
-    fn id_table(&self, py: Python<'_>, ids: usize) -> Option<&[Py<PyAny>]> {
+    fn id_table(&self, py: Python<'_>, ids: usize) -> Option<&IntTable> {
         if let Some(table) = self.id_objects.get() {
             return Some(table);
         }
         if ids < ID_TABLE_MIN_IDS {
             return None;
         }
-        let max_id = self.inner.max_token_id();
-        let table: Box<[Py<PyAny>]> = (0..=max_id).map(|id| int_object(py, id).unbind()).collect();
+        let table = IntTable::new(py, self.inner.max_token_id());
         Some(self.id_objects.get_or_init(|| table))
     }
 
-    /// One document's ids as a list (see [`PyTokenizer::id_lists`]).
+    /// One document's ids as a list.
     fn ids_list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
-        id_list(py, self.id_table(py, ids.len()), ids)
-    }
-}
-
-/// Python's cyclic garbage collector, off while this lives (and back on after, if it was on).
-struct GcPause<'py> {
-    was_enabled: bool,
-    _gil: Python<'py>,
-}
-
-impl<'py> GcPause<'py> {
-    fn new(py: Python<'py>) -> Self {
-        // SAFETY: the `Python` token proves the GIL is held; `PyGC_Disable` only clears the
-        // collector's enabled flag and returns its previous value.
-        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } == 1;
-        GcPause {
-            was_enabled,
-            _gil: py,
+        match self.id_table(py, ids.len()) {
+            Some(table) => table.list(py, ids),
+            None => PyList::new(py, ids),
         }
-    }
-}
-
-impl Drop for GcPause<'_> {
-    fn drop(&mut self) {
-        if self.was_enabled {
-            // SAFETY: the GIL is still held (`_gil` lives as long as this guard).
-            unsafe { pyo3::ffi::PyGC_Enable() };
-        }
-    }
-}
-
-/// `ids` as a list of ints, taken from `table` when there is one.
-fn id_list<'py>(
-    py: Python<'py>,
-    table: Option<&[Py<PyAny>]>,
-    ids: &[u32],
-) -> PyResult<Bound<'py, PyList>> {
-    match table {
-        Some(table) => PyList::new(
-            py,
-            ids.iter().map(|&id| match table.get(id as usize) {
-                Some(int) => int.clone_ref(py).into_bound(py),
-                None => int_object(py, id),
-            }),
-        ),
-        None => PyList::new(py, ids),
     }
 }
 
@@ -293,10 +237,9 @@ impl PyTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
-        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
+        self.encode_lists(py, texts, num_threads, |t, out| {
             tok.encode_into(t, add_special_tokens, out)
-        })?;
-        self.id_lists(py, &ids, &offsets)
+        })
     }
 
     #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
@@ -466,10 +409,9 @@ impl PyTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
-        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
+        self.encode_lists(py, texts, num_threads, |t, out| {
             tok.encode_with(t, SpecialTokens::Ignored, out)
-        })?;
-        self.id_lists(py, &ids, &offsets)
+        })
     }
 
     #[pyo3(signature = (text, allowed))]
@@ -500,10 +442,9 @@ impl PyTokenizer {
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
         let matcher = guard(|| tok.special_matcher(allowed.as_deref()))?;
-        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
+        self.encode_lists(py, texts, num_threads, |t, out| {
             tok.encode_with(t, SpecialTokens::Only(&matcher), out)
-        })?;
-        self.id_lists(py, &ids, &offsets)
+        })
     }
 
     #[pyo3(signature = (text, among=None))]
