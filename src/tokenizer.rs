@@ -226,6 +226,7 @@ impl Tokenizer {
         add_special_tokens: bool,
         threads: Option<usize>,
     ) -> Vec<u32> {
+        crate::models::begin_call();
         let mut out = Vec::with_capacity(text.len() / 4 + 2);
         let workers = parallel::thread_count(threads);
         let cuts = if self.line_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {

@@ -13,6 +13,7 @@ pub mod wordpiece;
 
 pub use bpe::{Bpe, BpeOptions, Units};
 pub use unigram::Unigram;
+pub(crate) use word_cache::begin_call;
 pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;
 

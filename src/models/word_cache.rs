@@ -438,12 +438,14 @@ impl WordCache {
         encode(piece, out);
         let ids = &out[start..];
         if !key.is_short() {
-            self.long.insert(key.hash, piece, ids);
+            self.long
+                .insert(key.hash, piece, ids, CALLS.load(Ordering::Relaxed));
         } else if ids.len() <= MAX_IDS {
             self.insert(&key, ids, ids.len() as u8);
         } else {
             self.insert(&key, &[], IN_LONG);
-            self.long.insert(key.hash, piece, ids);
+            self.long
+                .insert(key.hash, piece, ids, CALLS.load(Ordering::Relaxed));
         }
     }
 
@@ -582,8 +584,8 @@ impl WordCache {
 
 /// The cache of pieces too long for a [`Slot`] (or with too many ids). Most such pieces are seen
 /// once in a real corpus (whole Japanese or Chinese phrases, long code runs), so it is emptied
-/// when it reaches [`LONG_BYTES`]: a bound on memory, and a clear costs nothing compared with the
-/// merges that filled it.
+/// when it reaches [`LONG_BYTES`] (then [`LONG_BYTES_AFTER_OVERFLOW`] for the rest of the call):
+/// a bound on memory, and a clear costs nothing compared with the merges that filled it.
 ///
 /// Laid out for a look-up that waits for memory once: an open-addressing index of 8-byte slots
 /// (a tag from the hash and where the entry starts), which [`WordCache::encode_ahead`] prefetches
@@ -602,6 +604,8 @@ struct LongWords {
     /// Entries back to back: the hash (8 bytes), the byte and id counts (4 bytes each), the
     /// bytes, then the ids (little-endian `u32`s).
     arena: Vec<u8>,
+    /// The call ([`begin_call`]) in which the arena last outgrew [`LONG_BYTES`].
+    overflowed_in: Option<u64>,
 }
 
 /// An empty slot of [`LongWords::index`] (no entry starts at `u32::MAX`: the arena is smaller).
@@ -622,6 +626,28 @@ const LONG_HEADER: usize = 16;
 /// 46 with 8, 44 with 16). Each doubling costs that much peak memory on a corpus job
 /// (`benches/peak_memory.py`: 16 MB instead of 4 kept 18 MB more).
 const LONG_BYTES: usize = 8 << 20;
+
+/// The bound of [`LongWords`] for the rest of a call in which it outgrew [`LONG_BYTES`] (1 MB).
+///
+/// Why: a call whose long pieces overflow 8 MB is a pass over a corpus, not a batch encoded again
+/// (a repeated batch's long pieces either fit, or are all merged again on every pass anyway), and
+/// in such a pass a long piece comes back, if ever, soon after (in the same document). The long
+/// pieces were most of a corpus job's memory above its strings and output: with a 256 kB bound,
+/// `benches/peak_memory.py` (the 26 MB corpus in one `encode_batch_numpy` call) peaked 20 MiB
+/// lower with Mistral (whose Japanese paragraphs are single pieces) on one thread, 53 on two.
+/// This bound took 8 and 25 MiB of that (111.7 → 103.7 and 156.2 → 130.9 MiB above the
+/// baseline). o200k's long pieces of that corpus fit in 8 MB: it never overflows there. The
+/// bound is back to [`LONG_BYTES`] in the next call.
+const LONG_BYTES_AFTER_OVERFLOW: usize = 1 << 20;
+
+/// The number of calls begun: see [`begin_call`].
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Marks the start of a call that encodes a batch (or a long text): [`LongWords`] caches that
+/// overflowed in an earlier call get their full bound again.
+pub(crate) fn begin_call() {
+    CALLS.fetch_add(1, Ordering::Relaxed);
+}
 
 impl LongWords {
     /// The hash under which a piece too long for a [`Key`] is stored. (A short piece with more
@@ -693,7 +719,9 @@ impl LongWords {
         (hash, bytes, ids)
     }
 
-    fn insert(&mut self, hash: u64, piece: &[u8], ids: &[u32]) {
+    /// Stores `piece` (whose hash is `hash`) and its ids, during call number `call` (see
+    /// [`LONG_BYTES_AFTER_OVERFLOW`]).
+    fn insert(&mut self, hash: u64, piece: &[u8], ids: &[u32], call: u64) {
         // A piece already here (encoded again because the redirect to it was evicted) is not
         // stored twice: on a repeated text the duplicates would fill the arena pass after pass,
         // and each time it was emptied every long piece would be merged again.
@@ -701,11 +729,20 @@ impl LongWords {
             return;
         }
         let size = LONG_HEADER + piece.len() + 4 * ids.len();
-        if self.arena.len() + size > LONG_BYTES {
-            *self = LongWords::default();
-            if size > LONG_BYTES {
-                return;
-            }
+        let mut bound = match self.overflowed_in == Some(call) {
+            true => LONG_BYTES_AFTER_OVERFLOW,
+            false => LONG_BYTES,
+        };
+        if self.arena.len() + size > bound && size <= bound {
+            // Dropped rather than cleared: the memory goes back now, not at the next call.
+            *self = LongWords {
+                overflowed_in: Some(call),
+                ..LongWords::default()
+            };
+            bound = LONG_BYTES_AFTER_OVERFLOW;
+        }
+        if size > bound {
+            return;
         }
         // The index doubles when half full (it starts at 1,024 slots).
         if 2 * (self.entries + 1) > self.index.len() {
@@ -892,8 +929,8 @@ mod tests {
         // apart by their bytes.
         let hash = |i: usize| (i % 5) as u64;
         for i in 0..5_000 {
-            long.insert(hash(i), &piece(i), &ids(i));
-            long.insert(hash(i), &piece(i), &ids(i));
+            long.insert(hash(i), &piece(i), &ids(i), 0);
+            long.insert(hash(i), &piece(i), &ids(i), 0);
         }
         assert_eq!(long.entries, 5_000, "stored once each");
         assert!(long.index.len() >= 10_000);
@@ -903,16 +940,32 @@ mod tests {
             assert_eq!(out[1..], ids(i));
         }
         assert!(!long.append(hash(1), b"never stored", &mut Vec::new()));
-        // Entries past the bound empty it first.
-        let big = vec![1u32; LONG_BYTES / 8];
-        long.insert(7, b"big", &big);
-        long.insert(8, b"bigger", &big);
-        assert_eq!(long.entries, 1);
-        assert!(long.arena.len() <= LONG_BYTES);
-        assert!(long.find(7, b"big").is_none());
-        assert!(long.find(8, b"bigger").is_some());
-        long.insert(9, b"too big", &vec![0; LONG_BYTES / 4]);
+        // A piece larger than the bound is not stored, and empties nothing.
+        long.insert(9, b"too big", &vec![0; LONG_BYTES / 4], 0);
         assert!(long.find(9, b"too big").is_none());
+        assert_eq!(long.entries, 5_000);
+        // Entries past the bound empty it first; for the rest of that call, the bound is
+        // `LONG_BYTES_AFTER_OVERFLOW`.
+        let big = vec![1u32; LONG_BYTES / 8];
+        long.insert(7, b"big", &big, 0);
+        assert_eq!(long.entries, 5_001);
+        long.insert(8, b"bigger", &big, 0);
+        assert_eq!(long.entries, 0);
+        assert!(long.find(7, b"big").is_none());
+        assert!(
+            long.find(8, b"bigger").is_none(),
+            "above the bound after overflowing"
+        );
+        let smaller = vec![2u32; LONG_BYTES_AFTER_OVERFLOW / 8];
+        for (i, hash) in (10..13).enumerate() {
+            long.insert(hash, b"smaller", &smaller[i..], 0);
+        }
+        assert_eq!(long.entries, 1, "emptied at the smaller bound");
+        assert!(long.arena.len() <= LONG_BYTES_AFTER_OVERFLOW);
+        // The next call has the whole bound again.
+        long.insert(8, b"bigger", &big, 1);
+        assert_eq!(long.entries, 2);
+        assert!(long.find(8, b"bigger").is_some());
     }
 
     #[test]

@@ -48,7 +48,9 @@ pub(super) struct TextBatch<'py> {
 }
 
 impl<'py> TextBatch<'py> {
+    /// The batch of one call (which [`crate::models::begin_call`] is told of).
     pub(super) fn new(texts: Vec<Bound<'py, PyString>>) -> PyResult<TextBatch<'py>> {
+        crate::models::begin_call();
         let chars = texts
             .iter()
             .map(|text| text.len())
