@@ -101,10 +101,15 @@ pub enum ReplacePattern {
     /// Oniguruma it was 8% of encoding with T5 (callgrind, mixed corpus), for a pattern whose
     /// greedy, non-overlapping matches are exactly the maximal runs of at least two spaces.
     SpaceRuns,
+    /// The regex `\s+` (CLIP's normalizer), run by the pre-tokenizers' class table of
+    /// Oniguruma's `\s` ([`crate::pretokenize::scanners::whitespace_runs`]).
+    WhitespaceRuns,
 }
 
 /// The regex [`ReplacePattern::SpaceRuns`] stands for.
 const SPACE_RUNS: &str = " {2,}";
+/// The regex [`ReplacePattern::WhitespaceRuns`] stands for.
+const WHITESPACE_RUNS: &str = r"\s+";
 
 impl Normalizer {
     /// Builds a normalizer from its tokenizer.json object; `path` names it in errors.
@@ -507,6 +512,9 @@ impl ReplacePattern {
             ))),
             (Some(Value::String(s)), None) => Ok(ReplacePattern::String(s.clone())),
             (None, Some(Value::String(r))) if r == SPACE_RUNS => Ok(ReplacePattern::SpaceRuns),
+            (None, Some(Value::String(r))) if r == WHITESPACE_RUNS => {
+                Ok(ReplacePattern::WhitespaceRuns)
+            }
             (None, Some(Value::String(r))) => Ok(ReplacePattern::Regex(
                 Regex::onig(r).map_err(|e| e.context(format!("{path}.pattern.Regex")))?,
             )),
@@ -530,6 +538,9 @@ impl ReplacePattern {
                     .for_each(|start| f(start, start + bytes.len())),
             },
             ReplacePattern::Regex(regex) => regex.for_each_match(text, f),
+            ReplacePattern::WhitespaceRuns => {
+                crate::pretokenize::scanners::whitespace_runs(text, f)
+            }
             ReplacePattern::SpaceRuns => {
                 let bytes = text.as_bytes();
                 let mut at = 0;

@@ -95,7 +95,9 @@ impl Split {
             _ => false,
         };
         match &self.matcher {
-            Matcher::Regex(regex) if keeps_each_match => regex.known(),
+            Matcher::Regex(regex) if keeps_each_match => {
+                regex.known().filter(|known| known.tiles())
+            }
             _ => None,
         }
     }
