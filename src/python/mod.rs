@@ -2,7 +2,9 @@
 //!
 //! Every binding has one shape: extract what is needed from Python objects while holding the GIL,
 //! run the core inside `py.detach` (the GIL released) and behind a panic guard, convert the result.
-//! No Python object enters the core or a rayon thread.
+//! No Python object enters the core or a rayon thread. The batch calls that return lists are the
+//! one variation: the core (`parallel::encode_in_order`) hands each encoded chunk back to the
+//! bindings' `ChunkSink` on the calling thread, which holds the GIL only while it converts.
 
 mod encoding;
 mod errors;
