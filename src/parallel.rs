@@ -199,7 +199,10 @@ pub const ORDERED_CHUNK_BYTES: usize = 64 * 1024;
 /// the calling thread converts each chunk as soon as it is ready and, when the next one is not,
 /// encodes a chunk itself (with the GIL released, from the batch's end: see [`End`]) rather than
 /// wait; the pool's threads (one fewer than `threads`, so that the call uses `threads` threads in
-/// all) only encode.
+/// all) only encode. On the shared 2-core machine this brought less than hoped: `compare.py`'s
+/// lists on two threads ran at 0.99–1.57× their one-thread speed after it, because the
+/// conversion itself ran 2–3 times slower while the other core encoded (see
+/// `benches/results.md`).
 ///
 /// On one thread, or for a small batch, the calling thread encodes everything and hands it over
 /// as one chunk. A panic while encoding reaches the caller after the other threads stopped.
