@@ -145,21 +145,14 @@ pub fn encode_flat_into<T, F>(
     // Each chunk's buffer reserved as the caller's is (see `encode_flat_in_slices` in the
     // bindings): one id per two bytes of text, so that it is not grown by copying.
     let chunk_capacity = total_bytes / chunks.len() / 2;
-    let encoded: Vec<(Vec<u32>, Vec<usize>)> = map(&chunks, total_bytes, Some(workers), |chunk| {
-        let mut ids = Vec::with_capacity(chunk_capacity);
-        let mut lengths = Vec::with_capacity(chunk.len());
-        for item in chunk.iter() {
-            let before = ids.len();
-            encode(item, &mut ids);
-            lengths.push(ids.len() - before);
-        }
-        (ids, lengths)
+    let encoded: Vec<Chunk> = map(&chunks, total_bytes, Some(workers), |chunk| {
+        encode_chunk(chunk, chunk_capacity, &encode)
     });
-    ids.reserve(encoded.iter().map(|(chunk_ids, _)| chunk_ids.len()).sum());
+    ids.reserve(encoded.iter().map(|chunk| chunk.ids.len()).sum());
     offsets.reserve(items.len());
-    for (chunk_ids, lengths) in encoded {
-        ids.extend_from_slice(&chunk_ids);
-        for len in lengths {
+    for chunk in encoded {
+        ids.extend_from_slice(&chunk.ids);
+        for len in chunk.lengths {
             offsets.push(offsets[offsets.len() - 1] + len as i64);
         }
     }
@@ -224,7 +217,7 @@ where
     };
     let Some(pool) = pool else {
         let mut chunk = None;
-        sink.unlocked(&mut || chunk = Some(encode_chunk(texts, &encode)));
+        sink.unlocked(&mut || chunk = Some(encode_texts(texts, &encode)));
         return match chunk {
             Some(chunk) => sink.take(chunk),
             None => unreachable!("`unlocked` runs its work"),
@@ -280,7 +273,7 @@ impl Ordered {
         };
         let texts = chunks[index];
         // Caught so that the calling thread, waiting for this chunk, hears of it.
-        let outcome = catch_unwind(AssertUnwindSafe(|| encode_chunk(texts, encode)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| encode_texts(texts, encode)));
         self.lock()[index] = Some(outcome);
         self.ready.notify_all();
         true
@@ -382,21 +375,33 @@ fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t 
     chunks
 }
 
-/// Encodes `texts` into one chunk.
-fn encode_chunk<F>(texts: &[&str], encode: &F) -> Chunk
+/// Encodes `items` into one chunk whose ids are reserved for `capacity`.
+fn encode_chunk<T, F>(items: &[T], capacity: usize, encode: &F) -> Chunk
+where
+    F: Fn(&T, &mut Vec<u32>),
+{
+    let mut ids = Vec::with_capacity(capacity);
+    let mut lengths = Vec::with_capacity(items.len());
+    for item in items {
+        let before = ids.len();
+        encode(item, &mut ids);
+        lengths.push(ids.len() - before);
+    }
+    Chunk { ids, lengths }
+}
+
+/// [`encode_chunk`] for texts, reserved for one id per two bytes as `encode_flat_in_slices`
+/// reserves (no growing by copying).
+fn encode_texts<F>(texts: &[&str], encode: &F) -> Chunk
 where
     F: Fn(&str, &mut Vec<u32>),
 {
     let bytes: usize = texts.iter().map(|text| text.len()).sum();
-    // One id per two bytes, as `encode_flat_in_slices` reserves: no growing by copying.
-    let mut ids = Vec::with_capacity(bytes / 2 + texts.len());
-    let mut lengths = Vec::with_capacity(texts.len());
-    for text in texts {
-        let before = ids.len();
-        encode(text, &mut ids);
-        lengths.push(ids.len() - before);
-    }
-    Chunk { ids, lengths }
+    encode_chunk(
+        texts,
+        bytes / 2 + texts.len(),
+        &|text: &&str, out: &mut Vec<u32>| encode(text, out),
+    )
 }
 
 #[cfg(test)]

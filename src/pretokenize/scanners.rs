@@ -758,10 +758,11 @@ fn clip_matches(bytes: &[u8], mut f: impl FnMut(usize, usize)) {
     while i < bytes.len() {
         let first = bytes[i];
         let (class, len) = class_at(bytes, i);
-        let end = if class & SPACE != 0 {
+        if class & SPACE != 0 {
             i += len;
             continue;
-        } else if let Some(literal) = LITERALS
+        }
+        let end = if let Some(literal) = LITERALS
             .iter()
             .find(|literal| first == b'<' && bytes[i..].starts_with(literal))
         {

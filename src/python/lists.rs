@@ -30,6 +30,11 @@ use crate::parallel::{Chunk, ChunkSink};
 /// milliseconds for 200k ids) pays off only on larger batches.
 pub(super) const ID_TABLE_MIN_IDS: usize = 1 << 16;
 
+/// Chunks with fewer ids than this add their references one at a time ([`IntTable::list`]):
+/// counting them first needs an array of 4 bytes per vocabulary id (800 kB for o200k), which a
+/// small batch, once the table exists, would allocate for a handful of ids.
+const COUNTED_MIN_IDS: usize = 1 << 12;
+
 /// One Python int per token id, made once per tokenizer.
 pub(super) struct IntTable {
     ints: Box<[Py<PyAny>]>,
@@ -50,7 +55,7 @@ impl IntTable {
     }
 
     /// `ids` as a list.
-    pub(super) fn list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
+    fn list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
             ids.iter().map(|&id| match self.ints.get(id as usize) {
@@ -83,6 +88,18 @@ impl IntTable {
     }
 }
 
+/// `ids` as a list, with ints from `table` if there is one.
+pub(super) fn ids_list<'py>(
+    py: Python<'py>,
+    table: Option<&IntTable>,
+    ids: &[u32],
+) -> PyResult<Bound<'py, PyList>> {
+    match table {
+        Some(table) => table.list(py, ids),
+        None => PyList::new(py, ids),
+    }
+}
+
 /// A Python int.
 pub(super) fn int_object(py: Python<'_>, id: u32) -> Bound<'_, PyAny> {
     match id.into_pyobject(py) {
@@ -96,7 +113,8 @@ pub(super) fn int_object(py: Python<'_>, id: u32) -> Bound<'_, PyAny> {
 pub(super) struct ListSink<'py, 't> {
     py: Python<'py>,
     table: Option<&'t IntTable>,
-    /// Per id, its references in the chunk being converted (zero between chunks).
+    /// Per id, its references in the chunk being converted (zero between chunks); allocated by
+    /// the first chunk of at least [`COUNTED_MIN_IDS`] ids.
     counts: Vec<u32>,
     /// The ids whose count is not zero.
     counted: Vec<u32>,
@@ -114,7 +132,7 @@ impl<'py, 't> ListSink<'py, 't> {
         ListSink {
             py,
             table,
-            counts: vec![0; table.map_or(0, |table| table.ints.len())],
+            counts: Vec::new(),
             counted: Vec::new(),
             lists: Vec::with_capacity(documents),
             _paused: GcPause::new(py),
@@ -130,6 +148,9 @@ impl<'py, 't> ListSink<'py, 't> {
     /// adds them to its int at once, then fills the lists with references already owned.
     fn take_from_table(&mut self, table: &IntTable, chunk: &Chunk) -> PyResult<()> {
         let in_table = |id: u32| (id as usize) < table.ints.len();
+        if self.counts.is_empty() {
+            self.counts = vec![0; table.ints.len()];
+        }
         for &id in &chunk.ids {
             if let Some(count) = self.counts.get_mut(id as usize) {
                 if *count == 0 {
@@ -181,12 +202,14 @@ impl ChunkSink for ListSink<'_, '_> {
 
     fn take(&mut self, chunk: Chunk) -> PyResult<()> {
         match self.table {
-            Some(table) => self.take_from_table(table, &chunk)?,
-            None => {
+            Some(table) if chunk.ids.len() >= COUNTED_MIN_IDS => {
+                self.take_from_table(table, &chunk)?
+            }
+            table => {
                 let mut start = 0;
                 for &len in &chunk.lengths {
                     let ids = &chunk.ids[start..start + len];
-                    self.lists.push(PyList::new(self.py, ids)?);
+                    self.lists.push(ids_list(self.py, table, ids)?);
                     start += len;
                 }
             }

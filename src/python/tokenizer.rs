@@ -13,7 +13,7 @@ use super::encoding::{
     truncation_params, PaddingArgs, PyEncoding, RichOptions, TruncationArgs,
 };
 use super::errors::guard;
-use super::lists::{IntTable, ListSink, ID_TABLE_MIN_IDS};
+use super::lists::{ids_list, IntTable, ListSink, ID_TABLE_MIN_IDS};
 use super::texts::TextBatch;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
@@ -138,10 +138,7 @@ impl PyTokenizer {
 
     /// One document's ids as a list.
     fn ids_list<'py>(&self, py: Python<'py>, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
-        match self.id_table(py, ids.len()) {
-            Some(table) => table.list(py, ids),
-            None => PyList::new(py, ids),
-        }
+        ids_list(py, self.id_table(py, ids.len()), ids)
     }
 }
 
