@@ -23,6 +23,7 @@ pub mod models;
 pub mod normalize;
 pub mod parallel;
 pub mod postprocess;
+mod prefetch;
 pub mod prepare;
 pub mod pretokenize;
 mod swar;

@@ -17,6 +17,8 @@ use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
 
+use crate::prefetch;
+
 /// Batches with less input than this run on the calling thread.
 pub const MIN_PARALLEL_BYTES: usize = 32 * 1024;
 
@@ -103,7 +105,7 @@ pub fn encode_flat<T, F>(
     encode: F,
 ) -> (Vec<u32>, Vec<i64>)
 where
-    T: Sync,
+    T: Sync + AsRef<str>,
     F: Fn(&T, &mut Vec<u32>) + Sync + Send,
 {
     let (mut ids, mut offsets) = (Vec::new(), vec![0]);
@@ -118,7 +120,8 @@ where
 /// copy of the ids in all, and no allocation per document. On one thread (or for a small batch)
 /// the documents are encoded straight into `ids`, with no copy: a copy held the output twice at
 /// the peak, and glibc may keep the freed buffer. A large `ids` grows in place (`mremap`), so
-/// appending slice after slice does not hold two copies either.
+/// appending slice after slice does not hold two copies either. Each loop over documents asks
+/// for the next document's first bytes before encoding the current one ([`prefetch::text_start`]).
 pub fn encode_flat_into<T, F>(
     items: &[T],
     total_bytes: usize,
@@ -127,14 +130,17 @@ pub fn encode_flat_into<T, F>(
     ids: &mut Vec<u32>,
     offsets: &mut Vec<i64>,
 ) where
-    T: Sync,
+    T: Sync + AsRef<str>,
     F: Fn(&T, &mut Vec<u32>) + Sync + Send,
 {
     debug_assert_eq!(offsets.last(), Some(&(ids.len() as i64)));
     let workers = thread_count(threads);
     if workers <= 1 || total_bytes < MIN_PARALLEL_BYTES {
         offsets.reserve(items.len());
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(next) = items.get(i + 1) {
+                prefetch::text_start(next.as_ref().as_bytes());
+            }
             encode(item, ids);
             offsets.push(ids.len() as i64);
         }
@@ -378,11 +384,15 @@ fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t 
 /// Encodes `items` into one chunk whose ids are reserved for `capacity`.
 fn encode_chunk<T, F>(items: &[T], capacity: usize, encode: &F) -> Chunk
 where
+    T: AsRef<str>,
     F: Fn(&T, &mut Vec<u32>),
 {
     let mut ids = Vec::with_capacity(capacity);
     let mut lengths = Vec::with_capacity(items.len());
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
+        if let Some(next) = items.get(i + 1) {
+            prefetch::text_start(next.as_ref().as_bytes());
+        }
         let before = ids.len();
         encode(item, &mut ids);
         lengths.push(ids.len() - before);

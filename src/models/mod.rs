@@ -3,6 +3,7 @@
 //! Components are enums, not trait objects: the compiler sees every variant and dispatch is a match.
 
 pub mod bpe;
+mod huge_pages;
 mod pair_table;
 mod radix_heap;
 pub mod trie;

@@ -37,6 +37,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxBuildHasher;
 
+use super::huge_pages::ZeroedTable;
+use crate::prefetch;
+
 /// Longest piece, in bytes, that is cached.
 const MAX_KEY: usize = 16;
 /// Most ids a cached piece may have.
@@ -177,7 +180,7 @@ enum Found<'a> {
     Missing,
 }
 
-/// One entry, 32 bytes. `key_len == 0` marks an empty slot.
+/// One entry, 32 bytes. `key_len == 0` marks an empty slot, so all-zero memory is empty slots.
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct Slot {
@@ -204,13 +207,6 @@ impl Slot {
         }
     }
 }
-
-const EMPTY: Slot = Slot {
-    key: [0; KEY_WORDS],
-    ids: [0; MAX_IDS],
-    key_len: 0,
-    ids_len: 0,
-};
 
 /// The slots a key may be in: one cache line.
 #[derive(Clone, Copy)]
@@ -246,7 +242,7 @@ impl Default for Ahead<'_> {
 /// One model's cache on one thread.
 pub(crate) struct WordCache {
     /// Pieces of up to [`MAX_KEY`] bytes with up to [`MAX_IDS`] ids.
-    sets: Vec<Set>,
+    sets: ZeroedTable<Set>,
     /// Everything else.
     long: LongWords,
     /// `64 - log2(number of sets)`: the set of a key is `hash >> shift`.
@@ -263,7 +259,8 @@ impl WordCache {
 
     fn with_slots(slots: usize) -> Self {
         WordCache {
-            sets: vec![Set([EMPTY; WAYS]); slots / WAYS],
+            // SAFETY: an all-zero `Set` is two empty slots (`key_len == 0`).
+            sets: unsafe { ZeroedTable::new(slots / WAYS) },
             long: LongWords::default(),
             shift: 64 - (slots / WAYS).trailing_zeros(),
             filled: 0,
@@ -331,7 +328,7 @@ impl WordCache {
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
         if key.is_short() {
-            prefetch_line(self.own_set(&key));
+            prefetch::line(self.own_set(&key));
         } else {
             self.long.prefetch(key.hash);
         }
@@ -667,7 +664,7 @@ impl LongWords {
     #[inline]
     fn prefetch(&self, hash: u64) {
         if let Some(slot) = self.index.get(self.home(hash)) {
-            prefetch_line(slot);
+            prefetch::line(slot);
         }
     }
 
@@ -784,21 +781,6 @@ impl LongWords {
             start = next;
         }
     }
-}
-
-/// Asks for the cache line of `item`, without waiting for it.
-#[inline]
-fn prefetch_line<T>(item: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and the address is
-    // that of a live value anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (item as *const T).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
 }
 
 /// The next model identity (see [`new_model_id`]).
