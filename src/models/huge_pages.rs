@@ -119,6 +119,17 @@ impl<T: Copy> ZeroedTable<T> {
     }
 }
 
+impl<T> Default for ZeroedTable<T> {
+    /// An empty table.
+    fn default() -> Self {
+        ZeroedTable {
+            ptr: NonNull::dangling(),
+            len: 0,
+            source: Source::Heap(Layout::new::<[T; 0]>()),
+        }
+    }
+}
+
 impl<T> std::ops::Deref for ZeroedTable<T> {
     type Target = [T];
 

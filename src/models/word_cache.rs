@@ -600,9 +600,59 @@ struct LongWords {
     entries: usize,
     /// Entries back to back: the hash (8 bytes), the byte and id counts (4 bytes each), the
     /// bytes, then the ids (little-endian `u32`s).
-    arena: Vec<u8>,
+    arena: Arena,
     /// The call ([`begin_call`]) in which the arena last outgrew [`LONG_BYTES`].
     overflowed_in: Option<u64>,
+}
+
+/// The bytes of [`LongWords`]'s entries: a small buffer at first, then, once that is full, one
+/// table of the whole bound, filled in place and never moved.
+///
+/// Why: it was a `Vec` grown by doubling. Above a few megabytes each doubling copies, and on the
+/// heap (a process that has read large files has glibc's `mmap` threshold raised to 32 MB) the
+/// buffer it leaves stays resident: a corpus job held the arena one and a half times over at
+/// the peak. A table of the bound is mapped on its own ([`ZeroedTable`]): only the pages
+/// written become resident, and dropping it gives them back.
+#[derive(Default)]
+struct Arena {
+    table: ZeroedTable<u8>,
+    len: usize,
+}
+
+/// The first buffer of an [`Arena`] (64 kB): enough for the long pieces of a few documents.
+const ARENA_START: usize = 64 << 10;
+
+impl Arena {
+    /// The bytes written.
+    fn bytes(&self) -> &[u8] {
+        &self.table[..self.len]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Makes room for `additional` more bytes, for an arena that never holds more than `bound`.
+    fn reserve(&mut self, additional: usize, bound: usize) {
+        let needed = self.len + additional;
+        if needed <= self.table.len() {
+            return;
+        }
+        let capacity = match needed <= ARENA_START {
+            true => ARENA_START,
+            false => bound.max(needed),
+        };
+        // SAFETY: zero is a valid byte.
+        let mut table = unsafe { ZeroedTable::new(capacity) };
+        table[..self.len].copy_from_slice(self.bytes());
+        self.table = table;
+    }
+
+    /// Appends `bytes`, for which [`Arena::reserve`] made room.
+    fn extend(&mut self, bytes: &[u8]) {
+        self.table[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
 }
 
 /// An empty slot of [`LongWords::index`] (no entry starts at `u32::MAX`: the arena is smaller).
@@ -707,12 +757,13 @@ impl LongWords {
 
     /// The hash, bytes and ids (little-endian) of the entry at `start` in the arena.
     fn entry(&self, start: usize) -> (u64, &[u8], &[u8]) {
-        let header = &self.arena[start..start + LONG_HEADER];
+        let arena = self.arena.bytes();
+        let header = &arena[start..start + LONG_HEADER];
         let hash = u64::from_le_bytes(header[..8].try_into().expect("8 bytes"));
         let bytes_len = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) as usize;
         let ids_len = u32::from_le_bytes(header[12..].try_into().expect("4 bytes")) as usize;
-        let bytes = &self.arena[start + LONG_HEADER..][..bytes_len];
-        let ids = &self.arena[start + LONG_HEADER + bytes_len..][..4 * ids_len];
+        let bytes = &arena[start + LONG_HEADER..][..bytes_len];
+        let ids = &arena[start + LONG_HEADER + bytes_len..][..4 * ids_len];
         (hash, bytes, ids)
     }
 
@@ -746,14 +797,13 @@ impl LongWords {
             self.reindex((2 * self.index.len()).max(1 << 10));
         }
         let start = self.arena.len();
-        self.arena.extend_from_slice(&hash.to_le_bytes());
-        self.arena
-            .extend_from_slice(&(piece.len() as u32).to_le_bytes());
-        self.arena
-            .extend_from_slice(&(ids.len() as u32).to_le_bytes());
-        self.arena.extend_from_slice(piece);
+        self.arena.reserve(size, bound);
+        self.arena.extend(&hash.to_le_bytes());
+        self.arena.extend(&(piece.len() as u32).to_le_bytes());
+        self.arena.extend(&(ids.len() as u32).to_le_bytes());
+        self.arena.extend(piece);
         for id in ids {
-            self.arena.extend_from_slice(&id.to_le_bytes());
+            self.arena.extend(&id.to_le_bytes());
         }
         self.place(hash, start);
         self.entries += 1;
