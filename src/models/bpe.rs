@@ -544,29 +544,34 @@ impl Bpe {
             scanner.find_ranges(text, &mut ranges);
             return self.encode_pieces(ranges.into_iter().map(|r| &bytes[r]), out);
         }
+        let mut encode = |piece: &[u8], out: &mut Vec<u32>| self.encode_uncached(piece, out);
         word_cache::with_cache(self.cache_id, |cache| {
-            let mut ahead = Ahead::default();
-            scanner.for_each_match(
-                text,
-                #[inline(always)]
-                |start, end| {
-                    // A whole piece's key is read from the text around it (`Key::in_text`).
-                    if self.split_at_word_marker {
-                        self.encode_cached(cache, &mut ahead, &bytes[start..end], out);
-                    } else {
-                        cache.encode_ahead_in(
-                            &mut ahead,
-                            bytes,
-                            (start, end),
-                            out,
-                            &mut |piece, out| self.encode_uncached(piece, out),
-                        );
-                    }
-                },
-            );
-            cache.finish(&mut ahead, out, &mut |piece, out| {
-                self.encode_uncached(piece, out)
-            });
+            // Two loops rather than a test per piece, so that the scanner's loop is compiled for
+            // each case. Callgrind, `encode_corpus` on 2 MB of the four folders, repeated text,
+            // instructions per byte: o200k 44.3 → 43.3, cl100k 42.1 → 41.5, gpt2 48.1 → 47.7;
+            // Mistral (the marker loop) 45.5 → 45.9. Also tried: keeping only a piece's place
+            // and hash in `Ahead`'s ring (24 bytes, not 48) and reading its key from the text
+            // again when its turn comes: 45.5 for o200k, more than it saved.
+            // A whole piece's key is read from the text around it (`Key::in_text`).
+            if self.split_at_word_marker {
+                let mut ahead = Ahead::default();
+                scanner.for_each_match(
+                    text,
+                    #[inline(always)]
+                    |start, end| self.encode_cached(cache, &mut ahead, &bytes[start..end], out),
+                );
+                cache.finish(&mut ahead, out, &mut encode);
+            } else {
+                let mut ahead = Ahead::default();
+                scanner.for_each_match(
+                    text,
+                    #[inline(always)]
+                    |start, end| {
+                        cache.encode_ahead_in(&mut ahead, bytes, (start, end), out, &mut encode);
+                    },
+                );
+                cache.finish(&mut ahead, out, &mut encode);
+            }
         });
     }
 
