@@ -639,8 +639,8 @@ struct LongWords {
     overflowed_in: Option<u64>,
 }
 
-/// The bytes of [`LongWords`]'s entries: a small buffer at first, then, once that is full, one
-/// table of the whole bound, filled in place and never moved.
+/// The bytes of [`LongWords`]'s entries: small buffers at first ([`ARENA_STEPS`]), then one table
+/// of the whole bound, filled in place and never moved.
 ///
 /// Why: it was a `Vec` grown by doubling. Above a few megabytes each doubling copies, and on the
 /// heap (a process that has read large files has glibc's `mmap` threshold raised to 32 MB) the
@@ -653,8 +653,10 @@ struct Arena {
     len: usize,
 }
 
-/// The first buffer of an [`Arena`] (64 kB): enough for the long pieces of a few documents.
-const ARENA_START: usize = 64 << 10;
+/// The sizes of an [`Arena`]'s buffers before the one of the whole bound: 64 kB (the long pieces
+/// of a few documents), then 1 MB (a long document). A table of the bound is on huge pages, so
+/// its first write makes 2 MB resident: a notebook's one long text should not cost that.
+const ARENA_STEPS: [usize; 2] = [64 << 10, 1 << 20];
 
 impl Arena {
     /// The bytes written.
@@ -672,10 +674,10 @@ impl Arena {
         if needed <= self.table.len() {
             return;
         }
-        let capacity = match needed <= ARENA_START {
-            true => ARENA_START,
-            false => bound.max(needed),
-        };
+        let step = ARENA_STEPS
+            .into_iter()
+            .find(|&step| needed <= step && step < bound);
+        let capacity = step.unwrap_or(bound.max(needed));
         // SAFETY: zero is a valid byte.
         let mut table = unsafe { ZeroedTable::new(capacity) };
         table[..self.len].copy_from_slice(self.bytes());
@@ -1060,6 +1062,24 @@ mod tests {
         cache.finish(&mut ahead, &mut out, &mut encode);
         assert_eq!(out, expected);
         assert!(cache.slots() > INITIAL_SLOTS);
+    }
+
+    #[test]
+    fn the_long_arena_keeps_its_bytes_through_each_step_up_to_its_bound() {
+        let mut arena = Arena::default();
+        let bound = 3 << 20;
+        let (mut expected, mut capacities) = (Vec::new(), Vec::new());
+        for i in 0..bound / 1000 {
+            let bytes: Vec<u8> = (0..1000).map(|k| (i * 7 + k) as u8).collect();
+            arena.reserve(bytes.len(), bound);
+            arena.extend(&bytes);
+            expected.extend(bytes);
+            if capacities.last() != Some(&arena.table.len()) {
+                capacities.push(arena.table.len());
+            }
+        }
+        assert!(arena.bytes() == expected);
+        assert_eq!(capacities, [64 << 10, 1 << 20, bound]);
     }
 
     #[test]
