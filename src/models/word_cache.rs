@@ -13,8 +13,9 @@
 //!   one line and compares two words, with no pointer to follow and no `memcmp` call. Most
 //!   pieces fit (on the mixed corpus, 95% of pieces have at most 16 bytes); the rest (Japanese
 //!   runs, long code tokens, nearly all distinct) go to a map with arenas ([`LongWords`]),
-//!   bounded by bytes, and a short piece with more ids leaves a redirect in its slot, so a miss
-//!   on a short piece never probes that map. The first version had 64-byte slots with 32-byte
+//!   bounded by bytes. A short piece with 4 to 7 ids takes a whole set where it can (see
+//!   [`Set`]); else, or with more ids, it leaves a redirect in its slot, so a miss on a short
+//!   piece never probes that map. The first version had 64-byte slots with 32-byte
 //!   keys; `perf annotate` put two thirds of a cached piece's time on the load of its slot (a
 //!   miss in L2), so the table was halved. The wall-clock difference between the two was within
 //!   the noise of the shared machine.
@@ -173,10 +174,18 @@ const KEY_MASKS: [[u64; KEY_WORDS]; MAX_KEY + 1] = {
 /// `ids_len` of a short piece whose ids, more than [`MAX_IDS`], are in [`LongWords`].
 const IN_LONG: u8 = u8::MAX;
 
+/// Most ids of a short piece that takes a whole set (a wide entry, see [`Set`]).
+const WIDE_IDS: usize = 7;
+
+/// `key_len` of the second slot of a set that holds a wide entry: never a key's length, so that
+/// no look-up matches it, and not 0, so that it is not free.
+const WIDE_REST: u8 = u8::MAX - 1;
+
 /// What a slot lookup found.
-enum Found<'a> {
-    /// The slot's ids, of which the first `.1` are the piece's.
-    Ids(&'a [u32; MAX_IDS], usize),
+enum Found {
+    /// Up to eight ids, of which the first `.1` are the piece's (the rest is whatever follows in
+    /// the set: copied along, never kept).
+    Ids([u32; WIDE_IDS + 1], usize),
     InLong,
     Missing,
 }
@@ -189,6 +198,9 @@ struct Slot {
     ids: [u32; MAX_IDS],
     key_len: u8,
     ids_len: u8,
+    /// Never read: a field rather than padding, so that every byte of a set is initialized and
+    /// [`Set::found`] may read eight ids across fields.
+    spare: [u8; 2],
 }
 
 impl Slot {
@@ -198,21 +210,88 @@ impl Slot {
         self.key_len == key.len && self.key == key.words
     }
 
-    /// What the slot gives for the key it holds.
+    /// Whether the slot is the first of a wide entry.
     #[inline]
-    fn found(&self) -> Found<'_> {
-        if self.ids_len == IN_LONG {
-            Found::InLong
-        } else {
-            Found::Ids(&self.ids, usize::from(self.ids_len))
-        }
+    fn is_wide(&self) -> bool {
+        (MAX_IDS + 1..=WIDE_IDS).contains(&usize::from(self.ids_len))
     }
 }
 
+/// An empty slot.
+const EMPTY: Slot = Slot {
+    key: [0; KEY_WORDS],
+    ids: [0; MAX_IDS],
+    key_len: 0,
+    ids_len: 0,
+    spare: [0; 2],
+};
+
 /// The slots a key may be in: one cache line.
+///
+/// A short piece with 4 to [`WIDE_IDS`] ids may take the whole set (a wide entry): the first
+/// slot holds its key and count, and the second slot's 28 bytes before its `key_len` (which is
+/// [`WIDE_REST`]) hold the ids. Such pieces went to [`LongWords`] behind a redirect, a look-up
+/// that waits for its index slot, then its entry, then compares the bytes: 11% of GPT-2's pieces
+/// on the mixed corpus (3% of o200k's). A wide entry is only ever in the first way, and only in a
+/// set that was empty, so the rest of the table's rules hold for it. A hit copies eight ids
+/// from the set whatever the count (one copy, no branch on the kind of entry). Callgrind,
+/// `encode_corpus` on 2 MB of the four folders, repeated text, instructions per byte: GPT-2
+/// 47.7 → 43.0, cl100k 41.5 → 38.3, o200k 43.3 → 40.1, Mistral 45.9 → 45.0.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Set([Slot; WAYS]);
+
+/// Where a wide entry's ids start in its [`Set`]: the second slot.
+const WIDE_IDS_AT: usize = std::mem::size_of::<Slot>();
+/// Where a narrow entry's ids start in its slot.
+const IDS_AT: usize = std::mem::offset_of!(Slot, ids);
+
+// The set reads eight ids (32 bytes) from either place in one load, and a wide entry's ids must
+// end before the second slot's `key_len`.
+const _: () = assert!(WIDE_IDS_AT + 32 <= std::mem::size_of::<Set>());
+const _: () = assert!(IDS_AT + 32 <= std::mem::size_of::<Set>());
+const _: () =
+    assert!(WIDE_IDS_AT + 4 * WIDE_IDS <= WIDE_IDS_AT + std::mem::offset_of!(Slot, key_len));
+
+impl Set {
+    /// What the set holds for the key in its way `way`.
+    #[inline]
+    fn found(&self, way: usize) -> Found {
+        let slot = &self.0[way];
+        if slot.ids_len == IN_LONG {
+            return Found::InLong;
+        }
+        let count = usize::from(slot.ids_len);
+        if way > 0 {
+            // Never wide: only the first way's ids can be read as eight from the set.
+            let mut ids = [0; WIDE_IDS + 1];
+            ids[..MAX_IDS].copy_from_slice(&slot.ids);
+            return Found::Ids(ids, count);
+        }
+        let at = match slot.is_wide() {
+            true => WIDE_IDS_AT,
+            false => IDS_AT,
+        };
+        // SAFETY: `at + 32` is within the set (asserted above), and a slot has no padding (see
+        // `Slot::spare`), so all 32 bytes are initialized.
+        let ids = unsafe {
+            (self as *const Set)
+                .cast::<u8>()
+                .add(at)
+                .cast::<[u32; WIDE_IDS + 1]>()
+                .read_unaligned()
+        };
+        Found::Ids(ids, count)
+    }
+
+    /// The ids of the key in way `way`, for the table's own bookkeeping.
+    fn ids(&self, way: usize) -> Vec<u32> {
+        match self.found(way) {
+            Found::Ids(ids, count) => ids[..count].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// The key in the ring's free entries (never read): a constant, so that making an empty ring
 /// hashes nothing.
@@ -376,21 +455,21 @@ impl WordCache {
         let in_long = if key.is_short() {
             match self.get(&key) {
                 Found::Ids(ids, count) => {
-                    // All MAX_IDS ids are written and the length then set to the piece's
-                    // count: one fixed-size copy, with no `memcpy` call (`extend_from_slice`
-                    // called it for every piece) and no branch per id (pushing them one by
-                    // one did). Callgrind, o200k, repeated text, instructions per byte:
-                    // English 48.7 → 46.3, the mixed corpus 45.0 → 43.3. (Writing them through
+                    // Eight ids are written and the length then set to the piece's count: one
+                    // fixed-size copy, with no `memcpy` call (`extend_from_slice` called it for
+                    // every piece) and no branch per id (pushing them one by one did).
+                    // Callgrind, o200k, repeated text, instructions per byte: English 48.7 →
+                    // 46.3, the mixed corpus 45.0 → 43.3. (Writing them through
                     // `spare_capacity_mut` and a zip gave 52.5 on English.)
-                    out.reserve(MAX_IDS);
+                    out.reserve(WIDE_IDS + 1);
                     let len = out.len();
-                    // SAFETY: `reserve` made room for MAX_IDS more elements after `len`, all
-                    // written here, of which the first `count <= MAX_IDS` are kept.
+                    // SAFETY: `reserve` made room for eight more elements after `len`, all
+                    // written here, of which the first `count <= WIDE_IDS` are kept.
                     unsafe {
                         out.as_mut_ptr()
                             .add(len)
-                            .cast::<[u32; MAX_IDS]>()
-                            .write_unaligned(*ids);
+                            .cast::<[u32; WIDE_IDS + 1]>()
+                            .write_unaligned(ids);
                         out.set_len(len + count);
                     }
                     return;
@@ -440,6 +519,7 @@ impl WordCache {
                 .insert(key.hash, piece, ids, CALLS.load(Ordering::Relaxed));
         } else if ids.len() <= MAX_IDS {
             self.insert(&key, ids, ids.len() as u8);
+        } else if ids.len() <= WIDE_IDS && self.insert_wide(&key, ids) {
         } else {
             self.insert(&key, &[], IN_LONG);
             self.long
@@ -478,7 +558,7 @@ impl WordCache {
     /// cachegrind's branch simulation, o200k, repeated text, mispredictions per kB: English
     /// 246 → 213, the mixed corpus 324 → 293, for 0.5 to 0.7 more instructions per byte.
     #[inline]
-    fn get(&mut self, key: &Key) -> Found<'_> {
+    fn get(&mut self, key: &Key) -> Found {
         let index = self.set(key);
         debug_assert!(index < self.sets.len());
         // SAFETY: `index` is below `sets.len()` (see `own_set`).
@@ -487,16 +567,18 @@ impl WordCache {
             if !set[1].holds(key) {
                 return Found::Missing;
             }
+            // Never a wide entry: its second slot holds no key.
             set.swap(0, 1);
         }
-        set[0].found()
+        // SAFETY: as above.
+        unsafe { self.sets.get_unchecked(index) }.found(0)
     }
 
     /// What `set` holds for `key`.
     #[inline]
-    fn find<'a>(set: &'a Set, key: &Key) -> Found<'a> {
-        match set.0.iter().find(|slot| slot.holds(key)) {
-            Some(slot) => slot.found(),
+    fn find(set: &Set, key: &Key) -> Found {
+        match set.0.iter().position(|slot| slot.holds(key)) {
+            Some(way) => set.found(way),
             None => Found::Missing,
         }
     }
@@ -517,7 +599,7 @@ impl WordCache {
     }
 
     /// What the table holds for `key` in its second set, looked in only when its own set is full.
-    fn get_second(&self, key: &Key) -> Found<'_> {
+    fn get_second(&self, key: &Key) -> Found {
         if self.sets[self.set(key)]
             .0
             .iter()
@@ -556,12 +638,21 @@ impl WordCache {
         } else if let Some(way) = self.move_to_second_set(own) {
             self.filled += 1;
             (own, way)
+        } else if self.sets[own].0[0].is_wide() {
+            // A wide entry is evicted whole (its second slot is emptied below).
+            self.evicted += 1;
+            (own, 0)
         } else {
             // The least recently used way (see `get`).
             self.evicted += 1;
             (own, WAYS - 1)
         };
         let set = &mut self.sets[set].0;
+        if way == 0 && set[0].is_wide() {
+            // A wide entry replaced by a narrow one: its second slot is freed.
+            set[1] = EMPTY;
+            self.filled -= 1;
+        }
         let slot = &mut set[way];
         slot.key = key.words;
         slot.key_len = key.len;
@@ -585,6 +676,10 @@ impl WordCache {
     fn move_to_second_set(&mut self, own: usize) -> Option<usize> {
         for way in (0..WAYS).rev() {
             let slot = self.sets[own].0[way];
+            if slot.is_wide() || slot.key_len == WIDE_REST {
+                // A wide entry's two slots stay together.
+                return None;
+            }
             let key = Key::from_words(slot.key, slot.key_len);
             let second = self.second_set(&key);
             if self.set(&key) != own || second == own {
@@ -599,15 +694,75 @@ impl WordCache {
         None
     }
 
+    /// Caches the 4 to [`WIDE_IDS`] `ids` of `key` as a wide entry, in its own set if that is
+    /// empty, else in its second set if its own set is full and the second empty; false (nothing
+    /// cached) otherwise, or when the key already has a slot.
+    fn insert_wide(&mut self, key: &Key, ids: &[u32]) -> bool {
+        debug_assert!((MAX_IDS + 1..=WIDE_IDS).contains(&ids.len()));
+        if (self.filled + self.evicted) * 4 >= self.slots() * 3 && self.slots() < MAX_SLOTS {
+            self.grow();
+        }
+        let (own, second) = (self.set(key), self.second_set(key));
+        let holds = |set: &Set| set.0.iter().any(|slot| slot.holds(key));
+        if holds(&self.sets[own]) || holds(&self.sets[second]) {
+            return false;
+        }
+        let empty = |set: &Set| set.0.iter().all(|slot| slot.key_len == 0);
+        let full = |set: &Set| set.0.iter().all(|slot| slot.key_len != 0);
+        let set = if empty(&self.sets[own]) {
+            own
+        } else if full(&self.sets[own]) && empty(&self.sets[second]) {
+            second
+        } else {
+            return false;
+        };
+        let mut rest = [0u32; 8];
+        rest[..ids.len()].copy_from_slice(ids);
+        // Two ids as the word whose bytes in memory are theirs, in order.
+        let pair = |i: usize| {
+            let mut bytes = [0; 8];
+            bytes[..4].copy_from_slice(&rest[i].to_ne_bytes());
+            bytes[4..].copy_from_slice(&rest[i + 1].to_ne_bytes());
+            u64::from_ne_bytes(bytes)
+        };
+        self.sets[set].0 = [
+            Slot {
+                key: key.words,
+                ids: [0; MAX_IDS],
+                key_len: key.len,
+                ids_len: ids.len() as u8,
+                spare: [0; 2],
+            },
+            Slot {
+                key: [pair(0), pair(2)],
+                ids: [rest[4], rest[5], rest[6]],
+                key_len: WIDE_REST,
+                ids_len: 0,
+                spare: [0; 2],
+            },
+        ];
+        self.filled += 2;
+        true
+    }
+
     /// Moves every entry into a table four times as large (at most [`MAX_SLOTS`]).
     fn grow(&mut self) {
         let mut bigger = WordCache::with_slots((self.slots() * 4).min(MAX_SLOTS));
         bigger.long = std::mem::take(&mut self.long);
-        let slots = self.sets.iter().flat_map(|set| set.0.iter());
-        for slot in slots.filter(|slot| slot.key_len > 0) {
-            let key = Key::from_words(slot.key, slot.key_len);
-            let ids = &slot.ids[..usize::from(slot.ids_len).min(MAX_IDS)];
-            bigger.insert(&key, ids, slot.ids_len);
+        for set in self.sets.iter() {
+            for (way, slot) in set.0.iter().enumerate() {
+                if slot.key_len == 0 || slot.key_len == WIDE_REST {
+                    continue;
+                }
+                let key = Key::from_words(slot.key, slot.key_len);
+                if slot.is_wide() {
+                    // Dropped if the bigger table has no empty set for it: only a cache.
+                    bigger.insert_wide(&key, &set.ids(way));
+                } else {
+                    let ids = &slot.ids[..usize::from(slot.ids_len).min(MAX_IDS)];
+                    bigger.insert(&key, ids, slot.ids_len);
+                }
+            }
         }
         *self = bigger;
     }
@@ -949,7 +1104,7 @@ mod tests {
 
     /// The ids a test "encodes" a piece into: 0 to 5 of them, depending on its bytes.
     fn ids_of(piece: &[u8]) -> Vec<u32> {
-        let count = piece.iter().map(|&b| usize::from(b)).sum::<usize>() % 6;
+        let count = piece.iter().map(|&b| usize::from(b)).sum::<usize>() % 10;
         (0..count as u32)
             .map(|k| 7 * k + piece.len() as u32)
             .collect()
@@ -1103,28 +1258,95 @@ mod tests {
                 (s != t && second(a) != t && second(e) != s).then_some((new, a, b, e, f))
             })
             .expect("such words among 20,000");
+        // One id each: narrow entries.
+        let id = |piece: &[u8]| piece.iter().map(|&b| u32::from(b)).sum::<u32>();
         let mut out = Vec::new();
         for word in [e, f, a, b, new] {
-            cache.encode(word, &mut out, |piece, out| out.extend(ids_of(piece)));
+            cache.encode(word, &mut out, |piece, out| out.push(id(piece)));
         }
         let mut encoded = Vec::new();
         for word in [e, f, a, b, new] {
             out.clear();
             cache.encode(word, &mut out, |piece, out| {
                 encoded.push(piece.to_vec());
-                out.extend(ids_of(piece))
+                out.push(id(piece))
             });
-            assert_eq!(out, ids_of(word));
+            assert_eq!(out, [id(word)]);
         }
         assert_eq!(encoded, Vec::<Vec<u8>>::new(), "evicted instead of moved");
         assert_eq!(cache.evicted, 0);
     }
 
     #[test]
+    fn short_words_with_four_to_seven_ids_take_a_whole_set_and_give_them_back() {
+        let mut cache = WordCache::new();
+        // Words whose sets no other word uses: nothing is evicted.
+        let mut used = std::collections::HashSet::new();
+        let words: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| format!("w{i}").into_bytes())
+            .filter(|w| {
+                let key = Key::new(w);
+                let (own, second) = (cache.set(&key), cache.second_set(&key));
+                own != second
+                    && !used.contains(&own)
+                    && !used.contains(&second)
+                    && used.insert(own)
+                    && used.insert(second)
+            })
+            .take(100)
+            .collect();
+        let ids = |i: usize| {
+            (0..4 + i % 4)
+                .map(|k| (1000 * i + k) as u32)
+                .collect::<Vec<_>>()
+        };
+        let mut out = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            cache.encode(word, &mut out, |_, out| out.extend(ids(i)));
+        }
+        let wide = cache.sets.iter().filter(|set| set.0[0].is_wide()).count();
+        assert_eq!((wide, cache.long.entries), (words.len(), 0));
+        // Each comes back from the cache (no call), in the same calls as a batch would make.
+        let mut calls = 0;
+        for (i, word) in words.iter().enumerate() {
+            out.clear();
+            cache.encode(word, &mut out, |_, out| {
+                calls += 1;
+                out.extend(ids(i))
+            });
+            assert_eq!(out, ids(i), "word {i}");
+        }
+        assert_eq!(calls, 0);
+        // Evicting a wide entry frees its second slot, and the narrow keys of the set are found.
+        let victim = cache
+            .sets
+            .iter()
+            .position(|set| set.0[0].is_wide())
+            .unwrap();
+        let narrow: Vec<Vec<u8>> = (0..200_000)
+            .map(|i| format!("n{i}").into_bytes())
+            .filter(|w| cache.set(&Key::new(w)) == victim)
+            .take(3)
+            .collect();
+        for word in &narrow {
+            cache.encode(word, &mut out, |piece, out| out.push(piece.len() as u32));
+        }
+        assert!(!cache.sets[victim]
+            .0
+            .iter()
+            .any(|slot| slot.key_len == WIDE_REST));
+        for word in &narrow {
+            out.clear();
+            cache.encode(word, &mut out, |piece, out| out.push(piece.len() as u32));
+            assert_eq!(out, [word.len() as u32]);
+        }
+    }
+
+    #[test]
     fn a_short_word_whose_long_entry_was_emptied_is_encoded_again_in_its_own_slot() {
         let mut cache = WordCache::new();
-        let word = b"\xff\xff\xff\xff\xfe"; // 5 ids
-        let many: Vec<u32> = (0..5).collect();
+        let word = b"\xff\xff\xff\xff\xfe"; // more ids than a wide entry holds
+        let many: Vec<u32> = (0..WIDE_IDS as u32 + 1).collect();
         let mut out = Vec::new();
         cache.encode(word, &mut out, |_, out| out.extend(&many));
         cache.long = LongWords::default();
