@@ -1,4 +1,4 @@
-//! Zero-filled tables on 2 MB pages, for the word cache's large tables.
+//! Zero-filled tables on 2 MB pages, for the word cache: its slot table and long-piece arena.
 //!
 //! Why: the word cache's table grows to 8 MB and a piece's set in it is random, so with 4 kB
 //! pages nearly every look-up also misses the TLB (64 first-level entries; 2,048 pages for the

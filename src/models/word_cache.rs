@@ -23,8 +23,9 @@
 //!   slot of its set (one cache line), or in a second set when its own is full; when both are
 //!   full, a key of its own set moves to that key's second set if it has room
 //!   ([`WordCache::move_to_second_set`]), else its own set evicts its least recently used slot
-//!   (a set keeps its slots most recently used first, see [`WordCache::get`]). The hot words of a Zipfian text stay, a word seen
-//!   once is pushed out, and there is never a moment when everything is lost.
+//!   (a set keeps its slots most recently used first, see [`WordCache::get`]). The hot words of
+//!   a Zipfian text stay, a word seen once is pushed out, and there is never a moment when
+//!   everything is lost.
 //! - **Grows with the text.** It starts at 32 KB and grows ×4 when three quarters full
 //!   (counting what was evicted since the last growth), up to [`MAX_SLOTS`] (8 MB): a notebook
 //!   encoding a sentence keeps a small table, a corpus job gets the whole working set (the top
@@ -321,7 +322,8 @@ impl Default for Ahead<'_> {
 
 /// One model's cache on one thread.
 pub(crate) struct WordCache {
-    /// Pieces of up to [`MAX_KEY`] bytes with up to [`MAX_IDS`] ids.
+    /// Pieces of up to [`MAX_KEY`] bytes with up to [`MAX_IDS`] ids (up to [`WIDE_IDS`] in a
+    /// whole set).
     sets: ZeroedTable<Set>,
     /// Everything else.
     long: LongWords,
@@ -520,6 +522,7 @@ impl WordCache {
         } else if ids.len() <= MAX_IDS {
             self.insert(&key, ids, ids.len() as u8);
         } else if ids.len() <= WIDE_IDS && self.insert_wide(&key, ids) {
+            // Cached in a whole set.
         } else {
             self.insert(&key, &[], IN_LONG);
             self.long
@@ -1102,7 +1105,8 @@ mod tests {
         }
     }
 
-    /// The ids a test "encodes" a piece into: 0 to 5 of them, depending on its bytes.
+    /// The ids a test "encodes" a piece into: 0 to 9 of them (narrow, wide, and behind a redirect
+    /// to the long map), depending on its bytes.
     fn ids_of(piece: &[u8]) -> Vec<u32> {
         let count = piece.iter().map(|&b| usize::from(b)).sum::<usize>() % 10;
         (0..count as u32)
