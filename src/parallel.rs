@@ -121,7 +121,7 @@ where
 /// the documents are encoded straight into `ids`, with no copy: a copy held the output twice at
 /// the peak, and glibc may keep the freed buffer. A large `ids` grows in place (`mremap`), so
 /// appending slice after slice does not hold two copies either. Each loop over documents asks
-/// for the next document's first bytes before encoding the current one ([`prefetch::text_start`]).
+/// for the next document's first bytes before encoding the current one ([`for_each_prefetched`]).
 pub fn encode_flat_into<T, F>(
     items: &[T],
     total_bytes: usize,
@@ -137,13 +137,10 @@ pub fn encode_flat_into<T, F>(
     let workers = thread_count(threads);
     if workers <= 1 || total_bytes < MIN_PARALLEL_BYTES {
         offsets.reserve(items.len());
-        for (i, item) in items.iter().enumerate() {
-            if let Some(next) = items.get(i + 1) {
-                prefetch::text_start(next.as_ref().as_bytes());
-            }
+        for_each_prefetched(items, |item| {
             encode(item, ids);
             offsets.push(ids.len() as i64);
-        }
+        });
         return;
     }
     let chunk_len = items.len().div_ceil(workers * 8).max(1);
@@ -389,15 +386,24 @@ where
 {
     let mut ids = Vec::with_capacity(capacity);
     let mut lengths = Vec::with_capacity(items.len());
+    for_each_prefetched(items, |item| {
+        let before = ids.len();
+        encode(item, &mut ids);
+        lengths.push(ids.len() - before);
+    });
+    Chunk { ids, lengths }
+}
+
+/// Calls `f` on each document in order, having asked for the next one's first bytes
+/// ([`prefetch::text_start`]) before each call.
+#[inline]
+fn for_each_prefetched<T: AsRef<str>>(items: &[T], mut f: impl FnMut(&T)) {
     for (i, item) in items.iter().enumerate() {
         if let Some(next) = items.get(i + 1) {
             prefetch::text_start(next.as_ref().as_bytes());
         }
-        let before = ids.len();
-        encode(item, &mut ids);
-        lengths.push(ids.len() - before);
+        f(item);
     }
-    Chunk { ids, lengths }
 }
 
 /// [`encode_chunk`] for texts, reserved for one id per two bytes as `encode_flat_in_slices`

@@ -285,6 +285,17 @@ impl Set {
         Found::Ids(ids, count)
     }
 
+    /// The first way with no key, if any.
+    #[inline]
+    fn free_way(&self) -> Option<usize> {
+        self.0.iter().position(|slot| slot.key_len == 0)
+    }
+
+    /// Whether the set has no key.
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|slot| slot.key_len == 0)
+    }
+
     /// The ids of the key in way `way`, for the table's own bookkeeping.
     fn ids(&self, way: usize) -> Vec<u32> {
         match self.found(way) {
@@ -603,11 +614,7 @@ impl WordCache {
 
     /// What the table holds for `key` in its second set, looked in only when its own set is full.
     fn get_second(&self, key: &Key) -> Found {
-        if self.sets[self.set(key)]
-            .0
-            .iter()
-            .any(|slot| slot.key_len == 0)
-        {
+        if self.sets[self.set(key)].free_way().is_some() {
             return Found::Missing;
         }
         Self::find(&self.sets[self.second_set(key)], key)
@@ -615,27 +622,21 @@ impl WordCache {
 
     /// Caches `ids` for `key`, with `ids_len` its length or [`IN_LONG`] (then `ids` is empty).
     fn insert(&mut self, key: &Key, ids: &[u32], ids_len: u8) {
-        // Grown when three quarters full, counting the entries evicted since the last growth:
-        // two-way sets start evicting well before the table is full, and a table that evicts
-        // is too small for the text.
-        if (self.filled + self.evicted) * 4 >= self.slots() * 3 && self.slots() < MAX_SLOTS {
-            self.grow();
-        }
+        self.grow_if_due();
         let own = self.set(key);
         let second = self.second_set(key);
         let holds = |set: &Set| set.0.iter().position(|slot| slot.holds(key));
-        let free = |set: &Set| set.0.iter().position(|slot| slot.key_len == 0);
         // The key's own slot when it has one (a redirect whose long entry was emptied), else a
-        // free one in its own set, else one in its second set, else one evicted in rotation
-        // from its own set.
+        // free one in its own set, else one in its second set, else one its own set frees by
+        // moving a key, else one evicted from its own set.
         let (set, way) = if let Some(way) = holds(&self.sets[own]) {
             (own, way)
         } else if let Some(way) = holds(&self.sets[second]) {
             (second, way)
-        } else if let Some(way) = free(&self.sets[own]) {
+        } else if let Some(way) = self.sets[own].free_way() {
             self.filled += 1;
             (own, way)
-        } else if let Some(way) = free(&self.sets[second]) {
+        } else if let Some(way) = self.sets[second].free_way() {
             self.filled += 1;
             (second, way)
         } else if let Some(way) = self.move_to_second_set(own) {
@@ -688,8 +689,7 @@ impl WordCache {
             if self.set(&key) != own || second == own {
                 continue;
             }
-            let free = self.sets[second].0.iter().position(|s| s.key_len == 0);
-            if let Some(free) = free {
+            if let Some(free) = self.sets[second].free_way() {
                 self.sets[second].0[free] = slot;
                 return Some(way);
             }
@@ -702,19 +702,15 @@ impl WordCache {
     /// cached) otherwise, or when the key already has a slot.
     fn insert_wide(&mut self, key: &Key, ids: &[u32]) -> bool {
         debug_assert!((MAX_IDS + 1..=WIDE_IDS).contains(&ids.len()));
-        if (self.filled + self.evicted) * 4 >= self.slots() * 3 && self.slots() < MAX_SLOTS {
-            self.grow();
-        }
+        self.grow_if_due();
         let (own, second) = (self.set(key), self.second_set(key));
         let holds = |set: &Set| set.0.iter().any(|slot| slot.holds(key));
         if holds(&self.sets[own]) || holds(&self.sets[second]) {
             return false;
         }
-        let empty = |set: &Set| set.0.iter().all(|slot| slot.key_len == 0);
-        let full = |set: &Set| set.0.iter().all(|slot| slot.key_len != 0);
-        let set = if empty(&self.sets[own]) {
+        let set = if self.sets[own].is_empty() {
             own
-        } else if full(&self.sets[own]) && empty(&self.sets[second]) {
+        } else if self.sets[own].free_way().is_none() && self.sets[second].is_empty() {
             second
         } else {
             return false;
@@ -746,6 +742,15 @@ impl WordCache {
         ];
         self.filled += 2;
         true
+    }
+
+    /// Grows the table when three quarters full, counting the entries evicted since the last
+    /// growth: two-way sets start evicting well before the table is full, and a table that evicts
+    /// is too small for the text.
+    fn grow_if_due(&mut self) {
+        if (self.filled + self.evicted) * 4 >= self.slots() * 3 && self.slots() < MAX_SLOTS {
+            self.grow();
+        }
     }
 
     /// Moves every entry into a table four times as large (at most [`MAX_SLOTS`]).
