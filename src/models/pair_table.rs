@@ -1,30 +1,39 @@
 //! The merge table of a BPE model: a pair of adjacent ids → the priority of merging them (lower
 //! merges first).
 //!
-//! Why not a `HashMap`: on text the word cache has not seen, pair lookups are most of the merge
-//! time, and each one misses the caches (o200k lists 446k pairs: megabytes). A hashbrown lookup
-//! touches two places, the control bytes and then the entry; `perf annotate` put about 70% of
-//! the short-piece merge on those two loads. Here a slot is one `u64` holding both the pair and
-//! its priority, in a table at most half full, so a lookup, hit or miss, is usually one cache
-//! line: the slot of the hash, and on a collision the next slots, which share that line 7 times
-//! in 8 (1.38 probes on average for o200k's pairs).
+//! Why this layout: on text the word cache has not seen, merging is a chain of pair lookups
+//! (each merge step needs the new pairs' priorities before the next step can be chosen), and a
+//! lookup that misses the CPU caches waits for memory. On this machine a dependent load at a
+//! random place in 8 MB takes about 190 ns, against 19 ns in 1 MB and 49 ns in 2 MB (a pointer
+//! chase, huge pages or not): the table (o200k lists 446k pairs) is effectively in memory, so
+//! what counts is how many lookups land on lines already in the caches.
 //!
-//! Measured with callgrind on the 4 MB mixed corpus, new text, o200k, together with the
-//! rewritten `Bpe::merge_short` (against hashbrown and the old scan): the same instruction
-//! count, 27% fewer L1 data misses, 10% more misses of a simulated 1 MB last level (the table is
-//! 8 MB, as hashbrown's); the wall-clock difference was within this shared machine's noise. An
-//! earlier flat table with wider entries lost to hashbrown, being twice its size.
+//! - **Grouped by left id.** Each left id has its own small open-addressed group of slots, and
+//!   the groups lie one after the other, found by an array of starts. Text uses few left ids
+//!   over and over (a script's lead bytes, its frequent characters and word starts), and all the
+//!   pairs of one left id share a few lines, so those lines stay in the caches. Callgrind on the
+//!   new-text pass of `encode_corpus` (o200k, 0.5 MB from each folder, a simulated 1 MB last
+//!   level), misses of that level in the whole pass, against one table hashed on the whole pair:
+//!   Japanese 193k → 61k (the byte → character → word merges of one script), multilingual 154k →
+//!   138k, English and code the same (81k, 65k; their new pairs are rare ones). It is 9.5 MB
+//!   for o200k, against 8 MB.
+//! - **One `u64` per slot**, `right << 32 | priority`, groups at most half full: a lookup reads
+//!   the two starts (one line, shared by neighbouring ids) and then usually one slot. A
+//!   hashbrown map touched two places per lookup, the control bytes and then the entry; the
+//!   first packed table, hashed on the whole pair, was one line per lookup (1.38 probes on
+//!   average for o200k) with the same instruction count as hashbrown and 27% fewer L1 misses.
+//! - A per-thread memo of the last 32k answers in front of the table (256 kB, in L2) was tried
+//!   and dropped: with the whole-pair table it took the simulated misses only from 193k to 156k
+//!   on Japanese and left English's unchanged, and the wall-clock difference was within the
+//!   noise; the pairs that miss are the rare ones, which a memo does not hold either.
 
 use rustc_hash::FxHashMap;
 
-/// Bits of each id in a packed slot.
-const ID_BITS: u32 = 21;
-/// Bits of the priority in a packed slot.
-const PRIORITY_BITS: u32 = 64 - 2 * ID_BITS;
-const PRIORITY_MASK: u64 = (1 << PRIORITY_BITS) - 1;
-/// Packed ids are below this.
-const ID_LIMIT: u32 = (1 << ID_BITS) - 1;
-/// An empty slot. Its pair part, both ids [`ID_LIMIT`], is no real pair.
+/// Left ids below this are grouped (the array of starts has one entry per left id); a model
+/// with merges of larger ids (none of the shared data's) uses a map.
+const MAX_GROUPED_LEFT: u32 = 1 << 22;
+/// An empty slot. Its right part, `u32::MAX`, is no right id of a grouped table (checked at
+/// build time).
 const EMPTY: u64 = u64::MAX;
 
 /// Pair of ids → merge priority.
@@ -33,64 +42,91 @@ pub(crate) struct PairTable(Repr);
 
 #[derive(Debug, Clone)]
 enum Repr {
-    /// Open addressing with linear probing: `left << 43 | right << 22 | priority` per slot, at
-    /// most half full, the home slot taken from the top bits of a multiplicative hash.
-    Packed { slots: Box<[u64]>, shift: u32 },
-    /// For ids or priorities too large to pack (vocabularies of millions of tokens).
+    /// Left id `l`'s group is `slots[starts[l]..starts[l + 1]]`: empty, or a power of two of
+    /// at least twice its pair count, with linear probing from the right id's hash.
+    Grouped {
+        starts: Box<[u32]>,
+        slots: Box<[u64]>,
+    },
+    /// For ids too large to group (vocabularies of millions of tokens).
     Wide(FxHashMap<u64, u32>),
 }
 
 impl PairTable {
     /// The table of `pairs`: `(left, right, priority)`, each pair listed once.
     pub(crate) fn new(pairs: &[(u32, u32, u32)]) -> Self {
-        let packable = pairs.iter().all(|&(left, right, priority)| {
-            left < ID_LIMIT && right < ID_LIMIT && u64::from(priority) <= PRIORITY_MASK
-        });
-        if !packable {
-            let map = pairs
-                .iter()
-                .map(|&(left, right, priority)| {
-                    (u64::from(left) << 32 | u64::from(right), priority)
-                })
-                .collect();
-            return PairTable(Repr::Wide(map));
+        let groupable = pairs
+            .iter()
+            .all(|&(left, right, _)| left < MAX_GROUPED_LEFT && right != u32::MAX);
+        if groupable {
+            if let Some(table) = Self::grouped(pairs) {
+                return table;
+            }
         }
-        let capacity = (pairs.len() * 2).next_power_of_two().max(16);
-        let shift = 64 - capacity.trailing_zeros();
-        let mut slots = vec![EMPTY; capacity].into_boxed_slice();
-        let mask = capacity - 1;
+        let map = pairs
+            .iter()
+            .map(|&(left, right, priority)| (u64::from(left) << 32 | u64::from(right), priority))
+            .collect();
+        PairTable(Repr::Wide(map))
+    }
+
+    /// The grouped table of `pairs`, or `None` if its slots would not be counted by a `u32`.
+    fn grouped(pairs: &[(u32, u32, u32)]) -> Option<Self> {
+        let lefts = pairs
+            .iter()
+            .map(|&(left, _, _)| left as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut counts = vec![0usize; lefts];
+        for &(left, _, _) in pairs {
+            counts[left as usize] += 1;
+        }
+        let mut starts = Vec::with_capacity(lefts + 1);
+        let mut total = 0usize;
+        for count in counts {
+            starts.push(u32::try_from(total).ok()?);
+            if count > 0 {
+                total += (count * 2).next_power_of_two();
+            }
+        }
+        starts.push(u32::try_from(total).ok()?);
+        let mut slots = vec![EMPTY; total].into_boxed_slice();
         for &(left, right, priority) in pairs {
-            let pair = pack_pair(left, right);
-            let mut at = home(pair, shift);
-            while slots[at] != EMPTY {
-                debug_assert_ne!(slots[at] >> PRIORITY_BITS, pair, "pair listed twice");
+            let group =
+                &mut slots[starts[left as usize] as usize..starts[left as usize + 1] as usize];
+            let mask = group.len() - 1;
+            let mut at = group_home(right) & mask;
+            while group[at] != EMPTY {
+                debug_assert_ne!((group[at] >> 32) as u32, right, "pair listed twice");
                 at = (at + 1) & mask;
             }
-            slots[at] = pair << PRIORITY_BITS | u64::from(priority);
+            group[at] = u64::from(right) << 32 | u64::from(priority);
         }
-        PairTable(Repr::Packed { slots, shift })
+        Some(PairTable(Repr::Grouped {
+            starts: starts.into_boxed_slice(),
+            slots,
+        }))
     }
 
     /// The priority of merging `left` and `right`, if they merge.
     #[inline]
     pub(crate) fn get(&self, left: u32, right: u32) -> Option<u32> {
         match &self.0 {
-            Repr::Packed { slots, shift } => {
-                // Ids at or above the packing limit are in no pair (checked at build time);
-                // they must not alias a smaller pair or match an empty slot.
-                if left >= ID_LIMIT || right >= ID_LIMIT {
-                    return None;
-                }
-                let pair = pack_pair(left, right);
-                let mask = slots.len() - 1;
-                let mut at = home(pair, *shift);
+            Repr::Grouped { starts, slots } => {
+                // Ids beyond the starts are in no pair; a right id of `u32::MAX` is in none
+                // either and stops at the first empty slot, as any absent one does.
+                let left = left as usize;
+                let (&start, &end) = (starts.get(left)?, starts.get(left + 1)?);
+                let group = &slots[start as usize..end as usize];
+                let mask = group.len().checked_sub(1)?;
+                let mut at = group_home(right) & mask;
                 loop {
-                    let slot = slots[at];
-                    if slot >> PRIORITY_BITS == pair {
-                        return Some((slot & PRIORITY_MASK) as u32);
-                    }
+                    let slot = group[at];
                     if slot == EMPTY {
                         return None;
+                    }
+                    if (slot >> 32) as u32 == right {
+                        return Some(slot as u32);
                     }
                     at = (at + 1) & mask;
                 }
@@ -102,15 +138,11 @@ impl PairTable {
     }
 }
 
+/// Where a right id's probe starts in its group (before the group's mask): Fibonacci hashing,
+/// the high half of the product.
 #[inline]
-fn pack_pair(left: u32, right: u32) -> u64 {
-    u64::from(left) << ID_BITS | u64::from(right)
-}
-
-/// The home slot of a packed pair: Fibonacci hashing, top bits.
-#[inline]
-fn home(pair: u64, shift: u32) -> usize {
-    (pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+fn group_home(right: u32) -> usize {
+    (u64::from(right).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
 }
 
 #[cfg(test)]
@@ -128,31 +160,38 @@ mod tests {
     }
 
     #[test]
-    fn packed_tables_find_every_pair_and_no_other() {
+    fn grouped_tables_find_every_pair_and_no_other() {
+        // Groups of one to a few thousand pairs (left 0 has 2,000), ids with no group between.
         let pairs: Vec<(u32, u32, u32)> = (0..50_000u32)
-            .map(|i| (i % 977, i / 977 * 31 + 5, i * 3))
+            .map(|i| match i {
+                0..2_000 => (0, i * 7 + 1, i),
+                _ => (i % 977 * 3 + 3, i / 977 * 31 + 5, i * 3),
+            })
             .collect();
         let table = PairTable::new(&pairs);
-        assert!(matches!(table.0, Repr::Packed { .. }));
-        // Swapped pairs, ids near and above the packing limit, the empty slot's own pattern.
-        let limit = ID_LIMIT;
+        assert!(matches!(table.0, Repr::Grouped { .. }));
+        // Swapped pairs, a left id with no group, left ids past the last group, the empty
+        // slot's own right id, every priority bit.
         let absent = [
             (5, 0),
-            (limit, limit),
-            (limit - 1, 3),
-            (1 << ID_BITS, 5),
+            (1, 5),
+            (0, 0),
+            (0, 2),
+            (977 * 3, 5),
+            (MAX_GROUPED_LEFT, 5),
             (u32::MAX, 0),
+            (3, u32::MAX),
         ];
         check(&pairs, &absent);
         check(&[], &absent);
-        check(&[(limit - 1, limit - 1, PRIORITY_MASK as u32)], &[(0, 0)]);
+        check(&[(4, 5, u32::MAX), (4, 6, 0)], &[(4, 7), (5, 4), (0, 0)]);
     }
 
     #[test]
-    fn ids_or_priorities_too_large_to_pack_use_a_map() {
+    fn ids_too_large_to_group_use_a_map() {
         for pairs in [
-            vec![(1, 2, 3), (ID_LIMIT, 4, 5)],
-            vec![(1, 2, 3), (4, 5, u32::MAX)],
+            vec![(1, 2, 3), (MAX_GROUPED_LEFT, 4, 5)],
+            vec![(1, 2, 3), (4, u32::MAX, 5)],
         ] {
             assert!(matches!(PairTable::new(&pairs).0, Repr::Wide(_)));
             check(&pairs, &[(2, 1), (0, 0)]);
