@@ -63,6 +63,10 @@ pub(crate) struct TokenTable {
     pub ids: FxHashMap<String, u32>,
     /// id → whether it is a special added token.
     pub special: Vec<bool>,
+    /// Every id's decoded bytes (`bytes[offsets[id]..offsets[id + 1]]`), when the loader has
+    /// them without decoding `tokens` (a rank file's tokens are bytes already); else they are
+    /// decoded from `tokens` by a per-token decoder.
+    pub decoded: Option<(Vec<u8>, Vec<u32>)>,
 }
 
 /// A loaded tokenizer: the whole pipeline, immutable and shareable across threads.
@@ -142,7 +146,10 @@ impl Tokenizer {
             truncation: None,
             padding: None,
         };
-        if let Some(decoder) = tokenizer.decoder.as_ref().filter(|d| d.is_per_token()) {
+        if let Some((bytes, offsets)) = tokenizer.table.decoded.take() {
+            tokenizer.decoded_bytes = bytes;
+            tokenizer.decoded_offsets = offsets;
+        } else if let Some(decoder) = tokenizer.decoder.as_ref().filter(|d| d.is_per_token()) {
             let mut bytes = Vec::new();
             let mut offsets = Vec::with_capacity(tokenizer.table.tokens.len() + 1);
             offsets.push(0);
@@ -169,9 +176,9 @@ impl Tokenizer {
     }
 
     /// Builds a tiktoken-style tokenizer from token bytes with ranks, a split pattern and
-    /// special tokens.
+    /// special tokens. The token bytes become the model's vocabulary (moved, not copied).
     pub fn from_ranks(
-        ranks: &[(Vec<u8>, u32)],
+        ranks: Vec<(Vec<u8>, u32)>,
         pattern: &str,
         special_tokens: &[(String, u32)],
     ) -> Result<Self> {
@@ -185,7 +192,7 @@ impl Tokenizer {
         special_tokens: &[(String, u32)],
     ) -> Result<Self> {
         let ranks = crate::load::tiktoken::read_ranks_file(path.as_ref())?;
-        Self::from_ranks(&ranks, pattern, special_tokens)
+        Self::from_ranks(ranks, pattern, special_tokens)
     }
 
     /// One of the OpenAI encodings shipped with ferrotok (`o200k_base`, `cl100k_base`, ...).
@@ -196,7 +203,7 @@ impl Tokenizer {
             .iter()
             .map(|(s, id)| (s.to_string(), *id))
             .collect();
-        Self::from_ranks(&encoding.ranks, encoding.pattern, &specials)
+        Self::from_ranks(encoding.ranks, encoding.pattern, &specials)
     }
 
     /// Encodes with Hugging Face semantics: added tokens are matched in the text, and

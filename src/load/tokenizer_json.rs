@@ -134,6 +134,7 @@ fn build(root: &Value) -> Result<Tokenizer> {
         tokens,
         ids,
         special,
+        decoded: None,
     };
     let mut tokenizer = Tokenizer::assemble(
         added,

@@ -183,7 +183,7 @@ impl PyTokenizer {
         let mut ranks: Vec<(Vec<u8>, u32)> = ranks.into_iter().collect();
         ranks.sort_by_key(|(_, rank)| *rank);
         Ok(wrap(py.detach(|| {
-            guard(|| Tokenizer::from_ranks(&ranks, &pattern, &specials))
+            guard(|| Tokenizer::from_ranks(ranks, &pattern, &specials))
         })?))
     }
 
@@ -199,7 +199,7 @@ impl PyTokenizer {
         py: Python<'py>,
         name: String,
     ) -> PyResult<(String, Bound<'py, PyDict>, Option<usize>)> {
-        let encoding = py.detach(|| guard(|| crate::load::builtin::builtin_encoding(&name)))?;
+        let encoding = crate::load::builtin::builtin_spec(&name).map_err(PyErr::from)?;
         let specials = PyDict::new(py);
         for (token, id) in &encoding.special_tokens {
             specials.set_item(token, id)?;
