@@ -1,6 +1,6 @@
 """How long each library takes to load a tokenizer file, next to ferrotok.
 
-    python benches/loading.py                  # o200k_base (.tiktoken) and llama-3.1 (tokenizer.json)
+    python benches/loading.py               # o200k_base (.tiktoken), llama-3.1 (tokenizer.json)
     python benches/loading.py --runs 9 --out FILE
 
 Issue 4 asks that loading llama-3.1's or o200k's tokenizer be no slower than the fastest library.
@@ -111,9 +111,7 @@ def measure(args: argparse.Namespace, source: compare.Source) -> list[dict[str, 
             sys.executable, __file__, "--child", "--only", source.name, "--library", library,
             "--data", str(args.data), "--runs", str(args.runs),
         ]  # fmt: skip
-        completed = subprocess.run(
-            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        completed = subprocess.run(command, env=environment, capture_output=True, text=True)
         if completed.returncode != 0:
             row["note"] = (completed.stderr.strip().splitlines() or ["failed"])[-1][:100]
         else:
@@ -159,7 +157,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", type=Path, default=compare.REPO.parent / "shared" / "data")
-    parser.add_argument("--only", default=",".join(DEFAULT_FILES), help="file names, comma-separated")
+    parser.add_argument("--only", default=",".join(DEFAULT_FILES), help="comma-separated names")
     parser.add_argument("--libraries", default=DEFAULT_LIBRARIES)
     parser.add_argument("--runs", type=int, default=5, help="loads per process (at least 2)")
     parser.add_argument("--out", type=Path, help="write the Markdown table here too")

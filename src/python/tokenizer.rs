@@ -248,6 +248,22 @@ impl PyTokenizer {
         num_threads: Option<usize>,
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
+        if let [text] = &texts[..] {
+            if parallel::thread_count(num_threads) > 1 {
+                // One document: the batch loop would give it one thread, so it goes where
+                // `encode` sends a long text, cut at line starts and encoded on the pool
+                // (`Tokenizer::encode_parallel`; the same ids).
+                let text: PyBackedStr = text.extract()?;
+                let ids = py.detach(|| {
+                    guard(|| {
+                        let specials = SpecialTokens::Added;
+                        Ok(tok.encode_parallel(&text, specials, add_special_tokens, num_threads))
+                    })
+                })?;
+                let offsets = vec![0i64, ids.len() as i64];
+                return Ok((ids.into_pyarray(py), offsets.into_pyarray(py)));
+            }
+        }
         let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
             tok.encode_into(t, add_special_tokens, out)
         })?;
