@@ -277,15 +277,15 @@ impl Bpe {
     ///
     /// tiktoken merges the adjacent parts whose concatenation has the lowest rank. Every such
     /// merge joins two tokens into a third, so the pair table lists, for each token, each way of
-    /// cutting it into two tokens, with the token's rank.
-    ///
+    /// cutting it into two tokens, with the token's rank. The token bytes move into the
+    /// vocabulary; a token given two ranks is an error.
     ///
     /// A pair is found once: `a ++ b` is one token. The tokens are visited in rank order, so
     /// that [`Bpe::assemble`] finds the pairs sorted, and the right part of a cut is looked up
-    /// only when the left one is a token; the token bytes move into the vocabulary. Callgrind,
-    /// loading o200k from its file through Python: 1,055M instructions before these and the
-    /// loader's other changes (a map of the pairs sorted afterwards, every byte string copied
-    /// once more and freed, the built-in ranks unpacked only for the pattern), about 814M after.
+    /// only when the left one is a token. Callgrind, loading o200k from its file through
+    /// Python: 1,055M instructions before these and the loader's other changes (a map of the
+    /// pairs sorted afterwards, every byte string copied once more and freed, the built-in
+    /// ranks unpacked only for the pattern), about 814M after.
     pub fn from_ranks(ranks: Vec<(Vec<u8>, u32)>) -> Result<Self> {
         let mut vocab = FxHashMap::default();
         vocab.reserve(ranks.len());
