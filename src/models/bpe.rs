@@ -841,11 +841,7 @@ impl Bpe {
                 for (at, pair) in bytes.windows(2).enumerate() {
                     let priority =
                         self.byte_pairs[usize::from(pair[0]) << 8 | usize::from(pair[1])];
-                    keys[at] = if priority == u32::MAX {
-                        NONE
-                    } else {
-                        (priority << 6 | at as u32) as i32
-                    };
+                    keys[at] = key((priority != u32::MAX).then_some(priority), at);
                 }
             }
             None => {

@@ -98,6 +98,22 @@ fn encode_flat_in_slices(
 }
 
 impl PyTokenizer {
+    /// Encodes one text without the GIL, a long one cut at line starts and its parts encoded
+    /// on up to `threads` threads (`Tokenizer::encode_parallel`).
+    fn encode_one(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        add_special_tokens: bool,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<u32>> {
+        let tok = &*self.inner;
+        let specials = SpecialTokens::Added;
+        Ok(py.detach(|| {
+            guard(|| Ok(tok.encode_parallel(text, specials, add_special_tokens, threads)))
+        })?)
+    }
+
     /// Encodes `texts` into `list[list[int]]` (see the `lists` module for how, and why).
     fn encode_lists<'py>(
         &self,
@@ -218,10 +234,7 @@ impl PyTokenizer {
         text: PyBackedStr,
         add_special_tokens: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tok = &*self.inner;
-        let ids = py.detach(|| {
-            guard(|| Ok(tok.encode_parallel(&text, SpecialTokens::Added, add_special_tokens, None)))
-        })?;
+        let ids = self.encode_one(py, &text, add_special_tokens, None)?;
         self.ids_list(py, &ids)
     }
 
@@ -251,15 +264,9 @@ impl PyTokenizer {
         if let [text] = &texts[..] {
             if parallel::thread_count(num_threads) > 1 {
                 // One document: the batch loop would give it one thread, so it goes where
-                // `encode` sends a long text, cut at line starts and encoded on the pool
-                // (`Tokenizer::encode_parallel`; the same ids).
+                // `encode` sends a long text (the same ids).
                 let text: PyBackedStr = text.extract()?;
-                let ids = py.detach(|| {
-                    guard(|| {
-                        let specials = SpecialTokens::Added;
-                        Ok(tok.encode_parallel(&text, specials, add_special_tokens, num_threads))
-                    })
-                })?;
+                let ids = self.encode_one(py, &text, add_special_tokens, num_threads)?;
                 let offsets = vec![0i64, ids.len() as i64];
                 return Ok((ids.into_pyarray(py), offsets.into_pyarray(py)));
             }
