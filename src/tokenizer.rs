@@ -7,14 +7,17 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
 use crate::added::{AddedToken, AddedVocabulary, Segment};
+use crate::byte_alphabet;
 use crate::decode::{self, Decoder};
 use crate::encoding::{PaddingParams, TruncationParams};
 use crate::error::{Error, ErrorKind, Result};
+use crate::models::ranks::{Ranks, RanksError};
 use crate::models::Model;
 use crate::normalize::Normalizer;
 use crate::parallel;
@@ -55,18 +58,59 @@ pub enum SpecialTokens<'a> {
 }
 
 /// The id ↔ token tables of a tokenizer: model vocabulary plus added tokens.
+///
+/// A rank file's tokenizer spells its token strings (GPT-2's alphabet for the bytes, e.g.
+/// `Ġhello`) and maps them back to ids only when something asks: `id_to_token`, `token_to_id`,
+/// `get_vocab`, offsets with tokens. Encoding and decoding never do, and making them was a
+/// sixth of loading o200k (200k strings, twice, and a map of them).
 #[derive(Debug, Clone)]
 pub(crate) struct TokenTable {
-    /// id → token string (the vocabulary's own spelling, e.g. `Ġhello`).
-    pub tokens: Vec<Option<String>>,
+    /// id → token string (the vocabulary's own spelling).
+    tokens: OnceLock<Vec<Option<String>>>,
     /// token string → id; added tokens take precedence, as in HF.
-    pub ids: FxHashMap<String, u32>,
+    ids: OnceLock<FxHashMap<String, u32>>,
+    /// id → whether some token has it.
+    known: Vec<bool>,
     /// id → whether it is a special added token.
     pub special: Vec<bool>,
     /// Every id's decoded bytes (`bytes[offsets[id]..offsets[id + 1]]`), when the loader has
-    /// them without decoding `tokens` (a rank file's tokens are bytes already); else they are
-    /// decoded from `tokens` by a per-token decoder.
+    /// them without decoding the token strings (a rank file's tokens are bytes already); else
+    /// they are decoded from the strings by a per-token decoder.
     pub decoded: Option<(Vec<u8>, Vec<u32>)>,
+}
+
+impl TokenTable {
+    /// Tables of token strings made by the loader.
+    pub fn new(
+        tokens: Vec<Option<String>>,
+        ids: FxHashMap<String, u32>,
+        special: Vec<bool>,
+    ) -> TokenTable {
+        TokenTable {
+            known: tokens.iter().map(Option::is_some).collect(),
+            tokens: OnceLock::from(tokens),
+            ids: OnceLock::from(ids),
+            special,
+            decoded: None,
+        }
+    }
+
+    /// Tables of a byte-level tokenizer whose strings are spelled when first asked for
+    /// ([`Tokenizer::tokens`]): each known id that is not special is its decoded bytes in
+    /// GPT-2's alphabet, each special id its added token's text.
+    pub fn spelled_later(
+        known: Vec<bool>,
+        special: Vec<bool>,
+        decoded: (Vec<u8>, Vec<u32>),
+    ) -> TokenTable {
+        TokenTable {
+            tokens: OnceLock::new(),
+            ids: OnceLock::new(),
+            known,
+            special,
+            decoded: Some(decoded),
+        }
+    }
 }
 
 /// A loaded tokenizer: the whole pipeline, immutable and shareable across threads.
@@ -89,6 +133,9 @@ pub struct Tokenizer {
     pub(crate) post_processor: Option<PostProcessor>,
     pub(crate) decoder: Option<Decoder>,
     pub(crate) table: TokenTable,
+    /// An added token's text → its id, the later of two with the same text (as in `table`'s
+    /// map, which has the model's tokens too and may not be made yet).
+    added_ids: FxHashMap<String, u32>,
     /// The decoded bytes of each id when the decoder works token by token: `decoded_bytes[
     /// decoded_offsets[id]..decoded_offsets[id + 1]]`.
     decoded_bytes: Vec<u8>,
@@ -129,7 +176,13 @@ impl Tokenizer {
         let tiling = pre_tokenizer
             .as_ref()
             .and_then(PreTokenizer::tiling_scanner);
+        let added_ids = added
+            .tokens()
+            .iter()
+            .map(|t| (t.content.clone(), t.id))
+            .collect();
         let mut tokenizer = Tokenizer {
+            added_ids,
             added,
             has_normalized_added,
             needs_origin,
@@ -151,9 +204,9 @@ impl Tokenizer {
             tokenizer.decoded_offsets = offsets;
         } else if let Some(decoder) = tokenizer.decoder.as_ref().filter(|d| d.is_per_token()) {
             let mut bytes = Vec::new();
-            let mut offsets = Vec::with_capacity(tokenizer.table.tokens.len() + 1);
+            let mut offsets = Vec::with_capacity(tokenizer.tokens().len() + 1);
             offsets.push(0);
-            for token in &tokenizer.table.tokens {
+            for token in tokenizer.tokens() {
                 if let Some(token) = token {
                     bytes.extend(decoder.decode_token(token));
                 }
@@ -176,12 +229,24 @@ impl Tokenizer {
     }
 
     /// Builds a tiktoken-style tokenizer from token bytes with ranks, a split pattern and
-    /// special tokens. The token bytes become the model's vocabulary (moved, not copied).
+    /// special tokens.
     pub fn from_ranks(
         ranks: Vec<(Vec<u8>, u32)>,
         pattern: &str,
         special_tokens: &[(String, u32)],
     ) -> Result<Self> {
+        let ranks = Ranks::from_pairs(ranks.iter().map(|(bytes, rank)| (bytes, *rank))).map_err(
+            |error| {
+                Error::invalid(match error {
+                    RanksError::TokenTwice { second, .. } => {
+                        format!("the token {:?} is given two ranks", ranks[second].0)
+                    }
+                    RanksError::RankTwice { rank, .. } => {
+                        format!("rank {rank} is given to two tokens")
+                    }
+                })
+            },
+        )?;
         crate::load::tiktoken_model::from_ranks(ranks, pattern, special_tokens)
     }
 
@@ -192,18 +257,19 @@ impl Tokenizer {
         special_tokens: &[(String, u32)],
     ) -> Result<Self> {
         let ranks = crate::load::tiktoken::read_ranks_file(path.as_ref())?;
-        Self::from_ranks(ranks, pattern, special_tokens)
+        crate::load::tiktoken_model::from_ranks(ranks, pattern, special_tokens)
     }
 
     /// One of the OpenAI encodings shipped with ferrotok (`o200k_base`, `cl100k_base`, ...).
     pub fn from_builtin(name: &str) -> Result<Self> {
-        let encoding = crate::load::builtin::builtin_encoding(name)?;
-        let specials: Vec<(String, u32)> = encoding
+        let spec = crate::load::builtin::builtin_spec(name)?;
+        let ranks = crate::load::builtin::builtin_ranks(&spec)?;
+        let specials: Vec<(String, u32)> = spec
             .special_tokens
             .iter()
             .map(|(s, id)| (s.to_string(), *id))
             .collect();
-        Self::from_ranks(encoding.ranks, encoding.pattern, &specials)
+        crate::load::tiktoken_model::from_ranks(ranks, spec.pattern, &specials)
     }
 
     /// Encodes with Hugging Face semantics: added tokens are matched in the text, and
@@ -300,7 +366,7 @@ impl Tokenizer {
                 SpecialTokens::NonSpecial if !self.added.is_empty() => {
                     self.added.split_raw_except_special(text, segments)
                 }
-                SpecialTokens::Only(matcher) => split_on(matcher, text, &self.table, segments),
+                SpecialTokens::Only(matcher) => split_on(matcher, text, &self.added_ids, segments),
                 _ => segments.push(Segment::Text(0..text.len())),
             }
             let match_normalized = self.has_normalized_added
@@ -436,7 +502,7 @@ impl Tokenizer {
         let tokens = ids
             .iter()
             .filter(keep)
-            .filter_map(|&id| self.table.tokens[id as usize].as_deref());
+            .filter_map(|&id| self.tokens()[id as usize].as_deref());
         Ok(match &self.decoder {
             Some(decoder) => decoder
                 .decode(tokens.map(str::to_owned).collect())
@@ -454,9 +520,9 @@ impl Tokenizer {
         for (position, &id) in ids.iter().enumerate() {
             let known = self
                 .table
-                .tokens
+                .known
                 .get(id as usize)
-                .is_some_and(Option::is_some);
+                .is_some_and(|&known| known);
             if !known {
                 return Err(Error::new(
                     ErrorKind::UnknownId,
@@ -477,34 +543,71 @@ impl Tokenizer {
 
     /// The number of distinct tokens, added tokens included (HF's `get_vocab_size(True)`).
     pub fn vocab_size(&self) -> usize {
-        self.table.ids.len()
+        self.ids().len()
     }
 
     /// The largest id that has a token.
     pub fn max_token_id(&self) -> u32 {
         self.table
-            .tokens
+            .known
             .iter()
-            .rposition(Option::is_some)
+            .rposition(|&known| known)
             .unwrap_or(0) as u32
     }
 
     /// The id of a token string, added tokens first (as HF).
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.table.ids.get(token).copied()
+        self.ids().get(token).copied()
     }
 
     /// The token string of an id.
     pub fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.table
-            .tokens
-            .get(id as usize)
-            .and_then(Option::as_deref)
+        self.tokens().get(id as usize).and_then(Option::as_deref)
     }
 
     /// Every token string with its id.
     pub fn vocab(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.table.ids.iter().map(|(s, &id)| (s.as_str(), id))
+        self.ids().iter().map(|(s, &id)| (s.as_str(), id))
+    }
+
+    /// id → token string, spelled now if the loader left that for later
+    /// ([`TokenTable::spelled_later`]).
+    pub(crate) fn tokens(&self) -> &[Option<String>] {
+        self.table.tokens.get_or_init(|| {
+            let mut tokens = vec![None; self.table.known.len()];
+            for (id, token) in tokens.iter_mut().enumerate() {
+                if self.table.known[id] && !self.table.special[id] {
+                    let (start, end) = (self.decoded_offsets[id], self.decoded_offsets[id + 1]);
+                    let bytes = &self.decoded_bytes[start as usize..end as usize];
+                    *token = Some(byte_alphabet::encode_bytes(bytes));
+                }
+            }
+            // Two special tokens may share an id (o200k_harmony); as in tiktoken, the later one
+            // is what the id decodes to.
+            for added in self.added.tokens() {
+                tokens[added.id as usize] = Some(added.content.clone());
+            }
+            tokens
+        })
+    }
+
+    /// token string → id, made now if the loader left that for later; added tokens take
+    /// precedence, the later of two with the same text.
+    fn ids(&self) -> &FxHashMap<String, u32> {
+        self.table.ids.get_or_init(|| {
+            let tokens = self.tokens();
+            let mut ids = FxHashMap::default();
+            ids.reserve(tokens.len());
+            for (id, token) in tokens.iter().enumerate() {
+                if let Some(token) = token.as_ref().filter(|_| !self.table.special[id]) {
+                    ids.insert(token.clone(), id as u32);
+                }
+            }
+            for added in self.added.tokens() {
+                ids.insert(added.content.clone(), added.id);
+            }
+            ids
+        })
     }
 
     /// The added tokens marked special, with their ids.
@@ -559,14 +662,20 @@ pub(crate) fn line_starts(text: &str, parts: usize) -> Vec<usize> {
     cuts
 }
 
-/// Cuts `text` at the matches of `matcher`, as tiktoken does with its special-token regex.
-fn split_on(matcher: &AhoCorasick, text: &str, table: &TokenTable, out: &mut Vec<Segment>) {
+/// Cuts `text` at the matches of `matcher` (special tokens' texts), as tiktoken does with its
+/// special-token regex; `added_ids` maps an added token's text to its id.
+fn split_on(
+    matcher: &AhoCorasick,
+    text: &str,
+    added_ids: &FxHashMap<String, u32>,
+    out: &mut Vec<Segment>,
+) {
     let mut last = 0;
     for m in matcher.find_iter(text) {
         if m.start() > last {
             out.push(Segment::Text(last..m.start()));
         }
-        match table.ids.get(&text[m.range()]) {
+        match added_ids.get(&text[m.range()]) {
             Some(&id) => out.push(Segment::Token {
                 id,
                 range: m.range(),

@@ -267,6 +267,35 @@ def test_decode_round_trip(shared_data: Path, texts: list[str], name: str) -> No
     assert tok.decode_batch(batch) == texts
 
 
+@pytest.mark.parametrize(
+    ("hf_name", "rank_file"),
+    [("gpt-4o-o200k", "o200k_base"), ("gpt-4-cl100k", "cl100k_base"), ("gpt2", "r50k_base")],
+)
+def test_rank_file_vocabulary_matches_tokenizers(
+    shared_data: Path, hf_name: str, rank_file: str
+) -> None:
+    # A rank file's token strings are spelled on first use: whichever call comes first, they
+    # must be the strings of the same vocabulary converted to tokenizer.json.
+    reference = hf_tokenizer(tokenizer_path(shared_data, hf_name))
+    vocab = reference.get_vocab(with_added_tokens=True)
+    specials = {a.content: i for i, a in reference.get_added_tokens_decoder().items()}
+    path = shared_data / "tiktoken" / f"{rank_file}.tiktoken"
+
+    def load() -> ferrotok.Tokenizer:
+        return ferrotok.Tokenizer.from_tiktoken(path, special_tokens=specials)
+
+    sample = list(vocab.items())[::499] + list(specials.items())
+    assert [load().id_to_token(i) for _, i in sample[:1]] == [reference.id_to_token(sample[0][1])]
+    assert load().token_to_id(sample[0][0]) == sample[0][1]
+    assert load().vocab_size == reference.get_vocab_size(with_added_tokens=True)
+    tok = load()
+    assert tok.max_token_id == max(vocab.values())
+    for token, token_id in sample:
+        assert tok.id_to_token(token_id) == reference.id_to_token(token_id)
+        assert tok.token_to_id(token) == token_id
+    assert tok.get_vocab() == vocab
+
+
 @pytest.mark.parametrize("name", HF_TOKENIZERS)
 def test_vocabulary_matches_tokenizers(shared_data: Path, name: str) -> None:
     path = tokenizer_path(shared_data, name)

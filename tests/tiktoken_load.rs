@@ -49,7 +49,7 @@ fn builtin_ranks_equal_the_tiktoken_files() {
     ];
     for (file, count, max_rank) in files {
         let path = data.join("tiktoken").join(format!("{file}.tiktoken"));
-        let expected = read_ranks_file(&path).unwrap();
+        let expected = read_ranks_file(&path).unwrap().to_pairs();
         assert_eq!(expected.len(), count, "{file}");
         let ranks = expected.iter().map(|&(_, rank)| rank);
         assert_eq!(ranks.max(), Some(max_rank), "{file}");
@@ -354,12 +354,12 @@ fn accepted_like_tiktoken() {
     let data = b"\r\nIQ== 0\r\n\r\n\tIg==   1_0  \rIw== +3\n!!!! 4\n";
     let ranks = parse_ranks(data, "ok.tiktoken").unwrap();
     assert_eq!(
-        ranks,
+        ranks.to_pairs(),
         vec![
             (b"!".to_vec(), 0),
-            (b"\"".to_vec(), 10),
             (b"#".to_vec(), 3),
-            (Vec::new(), 4)
+            (Vec::new(), 4),
+            (b"\"".to_vec(), 10),
         ]
     );
 }

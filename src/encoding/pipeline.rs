@@ -100,7 +100,7 @@ impl Builder<'_, '_> {
             self.piece_tokens.clear();
             tokenizer.model.encode_piece_tokens(
                 piece.as_bytes(),
-                &tokenizer.table.tokens,
+                tokenizer.tokens(),
                 self.piece_tokens,
             );
             for token in self.piece_tokens.drain(..) {

@@ -17,7 +17,7 @@
 //! | rank | Python `int()`: optional sign, ASCII digits, single `_` between digits, leading zeros, at most 4300 digits | same |
 //! | rank outside `0..=u32::MAX` (e.g. `-1`) | read, then `OverflowError` when the Rust core takes it as `u32` | error |
 //! | gaps in ranks | allowed (p50k_base has no rank 50256: it is the `<\|endoftext\|>` special) | allowed |
-//! | ranks out of order | allowed | allowed; pairs are returned in file order |
+//! | ranks out of order | allowed | allowed; the tokens are returned in rank order |
 //! | no entries (empty file, only line ends) | read as `{}`, then `Encoding` fails (`max()` of nothing) | error |
 //! | duplicate rank | read, then a panic in `CoreBPE::new` ("duplicate token indices") | error naming both lines |
 //! | duplicate token bytes | the later line silently wins and the earlier rank vanishes | error naming both lines (deliberately stricter: such a file is corrupt) |
@@ -25,14 +25,17 @@
 //! Errors come in file order within two groups: first the first malformed line (fields, base64,
 //! rank); if there is none, the first line that repeats an earlier token or rank.
 //!
-//! Cost: one pass over the bytes that decodes every token into one buffer, then one hash-map
-//! insert per token for the duplicate-token check and one small allocation per returned token.
-//! The duplicate-rank check is free while entry `i` has rank `i` (every OpenAI file up to
-//! p50k_base's gap) and switches to a hash map at the first entry that does not.
+//! Cost: one pass over the bytes that decodes every token into one buffer, which the returned
+//! [`Ranks`] keeps (no allocation per token), then one insert per token into its [`Vocab`],
+//! which is also the duplicate-token check. The duplicate-rank check is free while entry `i` has
+//! rank `i` (every OpenAI file up to p50k_base's gap) and switches to a hash map at the first
+//! entry that does not.
+//!
+//! [`Vocab`]: crate::models::Vocab
 
 use std::path::Path;
 
-use rustc_hash::FxHashMap;
+use crate::models::ranks::{Ranks, RanksError};
 
 use crate::{Error, ErrorKind, Result};
 
@@ -45,9 +48,9 @@ const QUOTE_LIMIT: usize = 60;
 /// Parses the text of a `.tiktoken` rank file (one `<base64 token> <rank>` per line, as
 /// tiktoken's `load_tiktoken_bpe` reads it).
 ///
-/// Returns `(token bytes, rank)` pairs in file order. For the OpenAI files the ranks count up
-/// from 0, so entry `i` has rank `i`, except that p50k_base skips rank 50256; gaps are allowed as
-/// in tiktoken. What is accepted and what is rejected is tabled in the module docs.
+/// Returns the tokens in rank order. For the OpenAI files the ranks count up from 0, so line `i`
+/// has rank `i - 1`, except that p50k_base skips rank 50256; gaps are allowed as in tiktoken, and
+/// so is any order. What is accepted and what is rejected is tabled in the module docs.
 ///
 /// # Errors
 ///
@@ -60,19 +63,20 @@ const QUOTE_LIMIT: usize = 60;
 /// ```
 /// use ferrotok::load::tiktoken::parse_ranks;
 ///
-/// let ranks = parse_ranks(b"IQ== 0\nIg== 1\n", "tiny.tiktoken").unwrap();
-/// assert_eq!(ranks, vec![(b"!".to_vec(), 0), (b"\"".to_vec(), 1)]);
+/// let ranks = parse_ranks(b"Ig== 1\nIQ== 0\n", "tiny.tiktoken").unwrap();
+/// assert_eq!(ranks.iter().collect::<Vec<_>>(), [(&b"!"[..], 0), (&b"\""[..], 1)]);
 ///
 /// let error = parse_ranks(b"IQ== 0\nIg==\n", "tiny.tiktoken").unwrap_err();
 /// assert!(error.message().starts_with("tiny.tiktoken:2: missing rank"));
 /// ```
-pub fn parse_ranks(data: &[u8], source: &str) -> Result<Vec<(Vec<u8>, u32)>> {
+pub fn parse_ranks(data: &[u8], source: &str) -> Result<Ranks> {
     // Pass 1: split, decode and parse every line, stopping at the first malformed one. The
-    // tokens go into one buffer (`decoded`, cut by `spans`) so that pass 2 can key a hash map
-    // by borrowed slices. The OpenAI files average about 18 bytes a line.
+    // tokens go into one buffer (`decoded`, cut at `starts`), which `Ranks` keeps. The OpenAI
+    // files average about 18 bytes a line.
     let estimate = data.len() / 16;
     let mut decoded: Vec<u8> = Vec::with_capacity(data.len() / 2);
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(estimate);
+    let mut starts: Vec<usize> = Vec::with_capacity(estimate + 1);
+    starts.push(0);
     let mut ranks: Vec<u32> = Vec::with_capacity(estimate);
     let mut line_numbers: Vec<u32> = Vec::with_capacity(estimate);
 
@@ -106,7 +110,6 @@ pub fn parse_ranks(data: &[u8], source: &str) -> Result<Vec<(Vec<u8>, u32)>> {
             }
         };
 
-        let start = decoded.len();
         if let Err(reason) = decode_base64_like_python(token_text, &mut decoded) {
             return Err(at(Error::invalid(format!(
                 "invalid base64 token `{}`: {reason}",
@@ -119,52 +122,42 @@ pub fn parse_ranks(data: &[u8], source: &str) -> Result<Vec<(Vec<u8>, u32)>> {
                 quote(rank_text)
             )))
         })?;
-        spans.push((start, decoded.len()));
+        starts.push(decoded.len());
         ranks.push(rank);
         line_numbers.push(line_number);
     }
-    if spans.is_empty() {
+    if ranks.is_empty() {
         // tiktoken reads such a file as `{}`, then cannot build an encoding from it
         // (`max()` of no ranks).
         return Err(Error::invalid("no `<base64 token> <rank>` lines").context(source));
     }
 
-    // Pass 2: the first entry, in file order, that repeats an earlier token or rank.
-    let mut token_lines: FxHashMap<&[u8], u32> = FxHashMap::default();
-    token_lines.reserve(spans.len());
-    // `None` while entry `i` has rank `i`, when no rank can repeat; then rank → line.
-    let mut rank_lines: Option<FxHashMap<u32, u32>> = None;
-    for (entry, (&(start, end), &rank)) in spans.iter().zip(&ranks).enumerate() {
-        let line_number = line_numbers[entry];
-        let at = |error: Error| error.context(format!("{source}:{line_number}"));
-        let token = &decoded[start..end];
-        if let Some(first) = token_lines.insert(token, line_number) {
-            return Err(at(Error::invalid(format!(
-                "duplicate token {} (`{}`): already on line {first}",
-                quote_bytes(token),
-                quote(base64_field_of(data, line_number))
-            ))));
-        }
-        if rank_lines.is_none() && rank as usize != entry {
-            let mut map = FxHashMap::default();
-            map.reserve(spans.len());
-            map.extend((0..entry).map(|seen| (seen as u32, line_numbers[seen])));
-            rank_lines = Some(map);
-        }
-        if let Some(map) = rank_lines.as_mut() {
-            if let Some(first) = map.insert(rank, line_number) {
-                return Err(at(Error::invalid(format!(
-                    "duplicate rank {rank}: already used on line {first}"
-                ))));
+    // Pass 2 (`Ranks::new`): the first entry, in file order, that repeats an earlier token or
+    // rank.
+    Ranks::new(decoded, starts, ranks).map_err(|error| {
+        let (first, second) = match error {
+            RanksError::TokenTwice { first, second }
+            | RanksError::RankTwice { first, second, .. } => (line_numbers[first], second),
+        };
+        let line_number = line_numbers[second];
+        let message = match error {
+            RanksError::TokenTwice { .. } => {
+                // The token's bytes again from its line, which decoded without error before.
+                let field = base64_field_of(data, line_number);
+                let mut token = Vec::new();
+                let _ = decode_base64_like_python(field, &mut token);
+                format!(
+                    "duplicate token {} (`{}`): already on line {first}",
+                    quote_bytes(&token),
+                    quote(field)
+                )
             }
-        }
-    }
-
-    Ok(spans
-        .iter()
-        .zip(ranks)
-        .map(|(&(start, end), rank)| (decoded[start..end].to_vec(), rank))
-        .collect())
+            RanksError::RankTwice { rank, .. } => {
+                format!("duplicate rank {rank}: already used on line {first}")
+            }
+        };
+        Error::invalid(message).context(format!("{source}:{line_number}"))
+    })
 }
 
 /// Reads a `.tiktoken` rank file and parses it with [`parse_ranks`], naming the file in errors.
@@ -173,7 +166,7 @@ pub fn parse_ranks(data: &[u8], source: &str) -> Result<Vec<(Vec<u8>, u32)>> {
 ///
 /// [`ErrorKind::Io`] naming the path when the file cannot be read; otherwise the errors of
 /// [`parse_ranks`].
-pub fn read_ranks_file(path: &Path) -> Result<Vec<(Vec<u8>, u32)>> {
+pub fn read_ranks_file(path: &Path) -> Result<Ranks> {
     let source = path.display().to_string();
     let data = std::fs::read(path)
         .map_err(|error| Error::new(ErrorKind::Io, error.to_string()).context(&source))?;
@@ -450,8 +443,8 @@ mod tests {
         let data = b"\n  IQ==\t0 \r\n\x0bIg==\x0c5\rIw== 2\n\n";
         let ranks = parse_ranks(data, "t").unwrap();
         assert_eq!(
-            ranks,
-            vec![(b"!".to_vec(), 0), (b"\"".to_vec(), 5), (b"#".to_vec(), 2)]
+            ranks.to_pairs(),
+            vec![(b"!".to_vec(), 0), (b"#".to_vec(), 2), (b"\"".to_vec(), 5)]
         );
     }
 

@@ -1,19 +1,17 @@
 //! Assembles a tiktoken-style pipeline: special tokens, a regex split (tiktoken keeps only the
 //! matches), and BPE over ranks.
 
-use rustc_hash::FxHashMap;
-
 use crate::added::{AddedToken, AddedVocabulary};
-use crate::byte_alphabet;
 use crate::decode::Decoder;
 use crate::error::{Error, Result};
+use crate::models::ranks::Ranks;
 use crate::models::{Bpe, Model};
 use crate::pretokenize::{PreTokenizer, Regex, Split, SplitBehavior};
 use crate::tokenizer::{TokenTable, Tokenizer};
 
 /// Builds a tokenizer from ranks (rank = id), a split pattern and special tokens.
 pub fn from_ranks(
-    ranks: Vec<(Vec<u8>, u32)>,
+    ranks: Ranks,
     pattern: &str,
     special_tokens: &[(String, u32)],
 ) -> Result<Tokenizer> {
@@ -24,35 +22,23 @@ pub fn from_ranks(
 
     let max_id = ranks
         .iter()
-        .map(|(_, r)| *r)
+        .map(|(_, r)| r)
         .chain(special_tokens.iter().map(|(_, id)| *id))
         .max()
         .map_or(0, |m| m as usize + 1);
-    let mut tokens: Vec<Option<String>> = vec![None; max_id];
-    let mut ids = FxHashMap::default();
-    ids.reserve(max_id);
-    for (bytes, rank) in &ranks {
-        let token = byte_alphabet::encode_bytes(bytes);
-        if tokens[*rank as usize].is_some() {
-            return Err(Error::invalid(format!(
-                "rank {rank} is given to two tokens"
-            )));
-        }
-        ids.insert(token.clone(), *rank);
-        tokens[*rank as usize] = Some(token);
+    let mut known = vec![false; max_id];
+    for (_, rank) in ranks.iter() {
+        known[rank as usize] = true;
     }
     let mut special = vec![false; max_id];
     let mut added = Vec::with_capacity(special_tokens.len());
     for (content, id) in special_tokens {
-        if tokens[*id as usize].is_some() && !special[*id as usize] {
+        if known[*id as usize] && !special[*id as usize] {
             return Err(Error::argument(format!(
                 "special token {content:?} has id {id}, which a regular token already has"
             )));
         }
-        // Two special tokens may share an id (o200k_harmony); as in tiktoken, the later one is
-        // what the id decodes to.
-        tokens[*id as usize] = Some(content.clone());
-        ids.insert(content.clone(), *id);
+        known[*id as usize] = true;
         special[*id as usize] = true;
         added.push(AddedToken {
             id: *id,
@@ -64,32 +50,30 @@ pub fn from_ranks(
             normalized: false,
         });
     }
-    // Each id's decoded bytes, from the ranks' bytes rather than by decoding the token strings
-    // just made from them (the same bytes; callgrind: 41M instructions and 200k allocations of
-    // o200k's load), and the special tokens' through the decoder.
-    let mut regular: Vec<&[u8]> = vec![&[]; max_id];
-    for (bytes, rank) in &ranks {
-        regular[*rank as usize] = bytes;
+    // Each id's decoded bytes: the ranks' bytes, and the special tokens' through the decoder
+    // (two special tokens may share an id, as in o200k_harmony; as in tiktoken, the later one is
+    // what the id decodes to).
+    let mut special_texts: Vec<Option<&str>> = vec![None; max_id];
+    for (content, id) in special_tokens {
+        special_texts[*id as usize] = Some(content);
     }
     let decoder = Decoder::ByteLevel;
     let mut decoded_bytes = Vec::with_capacity(ranks.iter().map(|(b, _)| b.len()).sum());
     let mut offsets = Vec::with_capacity(max_id + 1);
     offsets.push(0u32);
-    for id in 0..max_id {
-        match &tokens[id] {
-            Some(content) if special[id] => decoded_bytes.extend(decoder.decode_token(content)),
-            _ => decoded_bytes.extend_from_slice(regular[id]),
+    let mut regular = ranks.iter().peekable();
+    for (id, special_text) in special_texts.iter().enumerate() {
+        if let Some(content) = special_text {
+            decoded_bytes.extend(decoder.decode_token(content));
+        } else if let Some((bytes, _)) = regular.next_if(|&(_, rank)| rank as usize == id) {
+            decoded_bytes.extend_from_slice(bytes);
         }
         offsets.push(decoded_bytes.len() as u32);
     }
-    drop(regular);
+    drop((special_texts, regular));
     let model = Bpe::from_ranks(ranks)?;
-    let table = TokenTable {
-        tokens,
-        ids,
-        special,
-        decoded: Some((decoded_bytes, offsets)),
-    };
+    // The token strings and their map are made on first use (see `TokenTable`).
+    let table = TokenTable::spelled_later(known, special, (decoded_bytes, offsets));
     Ok(Tokenizer::assemble(
         AddedVocabulary::new(added),
         None,

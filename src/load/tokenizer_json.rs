@@ -16,7 +16,7 @@ use crate::encoding::{PaddingParams, TruncationParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::load::json::{as_id, field_id, field_str, kind, opt_bool, opt_str, opt_usize, type_of};
 use crate::models::bpe::merge_ids;
-use crate::models::{Bpe, BpeOptions, Model, Unigram, Units, WordLevel, WordPiece};
+use crate::models::{Bpe, BpeOptions, Model, Unigram, Units, Vocab, WordLevel, WordPiece};
 use crate::normalize::Normalizer;
 use crate::postprocess::PostProcessor;
 use crate::pretokenize::PreTokenizer;
@@ -130,12 +130,7 @@ fn build(root: &Value) -> Result<Tokenizer> {
         }),
         None => AddedVocabulary::new(added),
     };
-    let table = TokenTable {
-        tokens,
-        ids,
-        special,
-        decoded: None,
-    };
+    let table = TokenTable::new(tokens, ids, special);
     let mut tokenizer = Tokenizer::assemble(
         added,
         normalizer,
@@ -180,15 +175,15 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
         .ok_or_else(|| Error::invalid(format!("{path}.vocab: missing or not an object")))?;
     // In a byte-level pipeline the model sees raw bytes: undo the GPT-2 alphabet in the keys.
     // Tokens with characters outside the alphabet can never be produced and are only kept as names.
-    let to_bytes = |token: &str| -> Option<Vec<u8>> {
+    fn spelled(token: &str, byte_level: bool) -> Option<std::borrow::Cow<'_, [u8]>> {
         if byte_level {
-            byte_alphabet::decode_token(token)
+            byte_alphabet::decode_token(token).map(std::borrow::Cow::Owned)
         } else {
-            Some(token.as_bytes().to_vec())
+            Some(std::borrow::Cow::Borrowed(token.as_bytes()))
         }
-    };
-    let mut vocab: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
-    vocab.reserve(vocab_json.len());
+    }
+    let to_bytes = |token| spelled(token, byte_level);
+    let mut vocab = Vocab::with_capacity(vocab_json.len());
     let mut tokens: Vec<Option<String>> = Vec::new();
     for (token, id) in vocab_json {
         // The path is formatted only for an error: formatting it for each of 200k entries was a
@@ -202,7 +197,7 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
         }
         tokens[id as usize] = Some(token.clone());
         if let Some(bytes) = to_bytes(token) {
-            vocab.insert(bytes, id);
+            vocab.insert(&bytes, id);
         }
     }
 
@@ -269,7 +264,7 @@ fn load_bpe(model: &Value, byte_level: bool) -> Result<(Model, Vec<Option<String
     let bytes_option = |name: &str| -> Result<Option<Vec<u8>>> {
         match opt_str(model, name, path)? {
             None => Ok(None),
-            Some(s) => to_bytes(s).map(Some).ok_or_else(|| {
+            Some(s) => to_bytes(s).map(|b| Some(b.into_owned())).ok_or_else(|| {
                 Error::unsupported(format!(
                     "{path}.{name}: {s:?} has characters outside the byte-level alphabet"
                 ))

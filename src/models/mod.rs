@@ -6,14 +6,17 @@ pub mod bpe;
 mod huge_pages;
 mod pair_table;
 mod radix_heap;
+pub mod ranks;
 pub mod trie;
 pub mod unigram;
+pub mod vocab;
 mod word_cache;
 pub mod wordlevel;
 pub mod wordpiece;
 
 pub use bpe::{Bpe, BpeOptions, Units};
 pub use unigram::Unigram;
+pub use vocab::Vocab;
 pub(crate) use word_cache::begin_call;
 pub use wordlevel::WordLevel;
 pub use wordpiece::WordPiece;

@@ -91,7 +91,19 @@ impl PairTable {
         }
         starts.push(u32::try_from(total).ok()?);
         let mut slots = vec![EMPTY; total].into_boxed_slice();
-        for &(left, right, priority) in pairs {
+        // The pairs come in rank order, so each goes to a group far from the last one's: a
+        // cache miss in the table's megabytes (perf: an eighth of loading o200k). Asking for
+        // the home slot of the pair `PREFETCH_AHEAD` places on lets those misses overlap.
+        const PREFETCH_AHEAD: usize = 16;
+        let home = |(left, right, _): (u32, u32, u32)| {
+            let start = starts[left as usize] as usize;
+            let len = starts[left as usize + 1] as usize - start;
+            start + (group_home(right) & (len - 1))
+        };
+        for (i, &(left, right, priority)) in pairs.iter().enumerate() {
+            if let Some(&ahead) = pairs.get(i + PREFETCH_AHEAD) {
+                crate::prefetch::line(&slots[home(ahead)]);
+            }
             let group =
                 &mut slots[starts[left as usize] as usize..starts[left as usize + 1] as usize];
             let mask = group.len() - 1;
