@@ -85,6 +85,12 @@ pub fn parse_ranks(data: &[u8], source: &str) -> Result<Ranks> {
             continue;
         }
         let line_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if let Some(rank) = decode_plain_line(line, &mut decoded) {
+            starts.push(decoded.len());
+            ranks.push(rank);
+            line_numbers.push(line_number);
+            continue;
+        }
         let at = |error: Error| error.context(format!("{source}:{line_number}"));
 
         let mut fields = line
@@ -181,10 +187,7 @@ fn python_splitlines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
         if rest.is_empty() {
             return None;
         }
-        let end = rest
-            .iter()
-            .position(|&byte| byte == b'\n' || byte == b'\r')
-            .unwrap_or(rest.len());
+        let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
         let line = &rest[..end];
         let skip = match rest.get(end..end + 2) {
             Some(b"\r\n") => 2,
@@ -261,6 +264,68 @@ fn decode_base64_like_python(input: &[u8], out: &mut Vec<u8>) -> Result<(), Stri
         )),
         _ => Err("Incorrect padding".to_owned()),
     }
+}
+
+/// Decodes a line that is exactly `<base64> <digits>`, with the base64 in groups of four
+/// alphabet characters and `=` only as padding of the last group, and a rank of one to ten
+/// digits that fits a `u32`: every line of the OpenAI files. Appends the token to `out` and
+/// returns the rank; `None` (and `out` as it was) for any other line, which the general path
+/// then reads (and rejects if it must, with its message).
+///
+/// Why: on such a line the general path's results are these (CPython's lenient decoder gives
+/// the standard bytes for standard base64, `int()` the digits' value), and it splits the line
+/// on six kinds of whitespace and decodes a character at a time with checks for the cases
+/// this excludes. Callgrind, `parse_ranks` on o200k's file: 219M → 155M instructions (58M
+/// of them `Ranks::new`); 139M with the lines found by `memchr2` in [`python_splitlines`].
+fn decode_plain_line(line: &[u8], out: &mut Vec<u8>) -> Option<u32> {
+    let space = memchr::memchr(b' ', line)?;
+    let (token, rank_text) = (&line[..space], &line[space + 1..]);
+    if token.is_empty() || token.len() % 4 != 0 || !(1..=10).contains(&rank_text.len()) {
+        return None;
+    }
+    let mut rank = 0u64;
+    for &digit in rank_text {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        rank = rank * 10 + u64::from(digit - b'0');
+    }
+    let rank = u32::try_from(rank).ok()?;
+    let value = |c: u8| BASE64_VALUES[usize::from(c)];
+    let start = out.len();
+    let (body, last) = token.split_at(token.len() - 4);
+    for group in body.chunks_exact(4) {
+        let (a, b, c, d) = (
+            value(group[0]),
+            value(group[1]),
+            value(group[2]),
+            value(group[3]),
+        );
+        // An alphabet character's value is below 64; `INVALID` (any other byte, `=` too) is not.
+        if a | b | c | d >= 64 {
+            out.truncate(start);
+            return None;
+        }
+        out.extend_from_slice(&[a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d]);
+    }
+    let (a, b, c, d) = (
+        value(last[0]),
+        value(last[1]),
+        value(last[2]),
+        value(last[3]),
+    );
+    // `xx==` gives one byte, `xxx=` two, `xxxx` three.
+    let (kept, used) = match (last[2], last[3]) {
+        (b'=', b'=') => (1, a | b),
+        (_, b'=') => (2, a | b | c),
+        _ => (3, a | b | c | d),
+    };
+    if used >= 64 {
+        out.truncate(start);
+        return None;
+    }
+    out.extend_from_slice(&[a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d][..kept]);
+    Some(rank)
 }
 
 const INVALID: u8 = 0xff;
@@ -349,6 +414,78 @@ fn quote_bytes(token: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{data_dir, Rng};
+
+    /// What the general path of `parse_ranks` reads from one line: the token and the rank, or
+    /// `None` where it reports an error.
+    fn general_line(line: &[u8]) -> Option<(Vec<u8>, u32)> {
+        let fields: Vec<&[u8]> = line
+            .split(|byte| is_python_space(*byte))
+            .filter(|field| !field.is_empty())
+            .collect();
+        let [token, rank] = fields[..] else {
+            return None;
+        };
+        let mut decoded = Vec::new();
+        decode_base64_like_python(token, &mut decoded).ok()?;
+        Some((decoded, parse_python_int_as_u32(rank).ok()?))
+    }
+
+    #[test]
+    fn plain_lines_decode_as_the_general_path_does() {
+        let mut rng = Rng(7);
+        // Mostly well-formed: a byte from the second string now and then.
+        let pick = |rng: &mut Rng, usual: &[u8], odd: &[u8]| {
+            let set = if rng.next() % 16 == 0 { odd } else { usual };
+            set[(rng.next() % set.len() as u64) as usize]
+        };
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let token_len = (rng.next() % 13) as usize;
+            let rank_len = (rng.next() % 12) as usize;
+            let mut line: Vec<u8> = (0..token_len)
+                .map(|_| pick(&mut rng, b"AQgw+/9z", b"= \t!"))
+                .collect();
+            line.push(b' ');
+            line.extend((0..rank_len).map(|_| pick(&mut rng, b"0123456789", b"_-+ \tA")));
+            let mut out = b"kept".to_vec();
+            match decode_plain_line(&line, &mut out) {
+                Some(rank) => {
+                    accepted += 1;
+                    let (token, expected) = general_line(&line).expect("the general path reads it");
+                    assert_eq!((&out[4..], rank), (&token[..], expected), "{line:?}");
+                }
+                None => assert_eq!(out, b"kept", "{line:?}"),
+            }
+        }
+        assert!(accepted > 10_000, "{accepted}");
+        for line in [
+            &b"IQ== 4294967295"[..],
+            b"IQ== 4294967296",
+            b"IQ==  1",
+            b"IQ== 1 ",
+            b"=Q== 1",
+        ] {
+            let mut out = Vec::new();
+            let fast = decode_plain_line(line, &mut out).map(|rank| (out, rank));
+            assert!(fast.is_none() || fast == general_line(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_line_of_the_openai_files_is_plain() {
+        for name in ["r50k_base", "p50k_base", "cl100k_base", "o200k_base"] {
+            let data = std::fs::read(data_dir().join("tiktoken").join(format!("{name}.tiktoken")))
+                .unwrap();
+            let mut out = Vec::new();
+            for line in python_splitlines(&data).filter(|line| !line.is_empty()) {
+                assert!(
+                    decode_plain_line(line, &mut out).is_some(),
+                    "{name}: {line:?}"
+                );
+            }
+        }
+    }
 
     /// Expected values from CPython 3.11's `base64.b64decode` (validate=False).
     #[test]

@@ -87,13 +87,20 @@ fn short_word(key: &[u8]) -> u64 {
     }
 }
 
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The hash of a key of `len` bytes (1 to 8) whose [`short_word`] is `word`.
+#[inline]
+fn hash_short(word: u64, len: usize) -> u64 {
+    let h = word ^ (len as u64).rotate_right(8);
+    (h ^ (h >> 29)).wrapping_mul(K)
+}
+
 /// The hash of a key. Its top bits pick the first slot; a long token's fingerprint is bits 8 to
 /// 39.
 #[inline]
 fn hash(key: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = short_word(key) ^ (key.len() as u64).rotate_right(8);
-    h = (h ^ (h >> 29)).wrapping_mul(K);
+    let mut h = hash_short(short_word(key), key.len());
     if key.len() > INLINE {
         for chunk in key[INLINE..].chunks(INLINE) {
             h = (h.rotate_left(26) ^ short_word(chunk)).wrapping_mul(K);
@@ -145,6 +152,32 @@ impl Vocab {
             return self.empty;
         }
         self.find(key, hash(key)).ok().map(|at| self.slots[at].id)
+    }
+
+    /// The id of the token of `len` bytes (1 to 8) that are the low bytes of `word`, little-endian
+    /// (the bytes above them zero): what [`Vocab::get`] finds for those bytes, without reading
+    /// them one by one. Why: all the cuts of a short token are masks and shifts of one word
+    /// ([`Vocab::short_word`]); o200k's load looks up 1.2 million of them.
+    #[inline]
+    pub fn get_short(&self, word: u64, len: usize) -> Option<u32> {
+        debug_assert!((1..=INLINE).contains(&len) && (len == INLINE || word >> (8 * len) == 0));
+        let hash = hash_short(word, len);
+        self.find_short(word, len as u32, self.first_slot(hash))
+            .ok()
+            .map(|at| self.slots[at].id)
+    }
+
+    /// [`Vocab::prefetch`] of the key [`Vocab::get_short`] takes.
+    #[inline]
+    pub fn prefetch_short(&self, word: u64, len: usize) {
+        crate::prefetch::line(&self.slots[self.first_slot(hash_short(word, len))]);
+    }
+
+    /// The first 8 bytes of `key` (all of a shorter one), little-endian, as [`Vocab::get_short`]
+    /// takes them.
+    #[inline]
+    pub fn short_word(key: &[u8]) -> u64 {
+        short_word(key)
     }
 
     /// Whether `key` is a token.
@@ -212,22 +245,29 @@ impl Vocab {
         let mask = self.slots.len() - 1;
         let mut at = self.first_slot(hash);
         if key.len() <= INLINE {
-            let head = short_word(key).to_le_bytes();
-            loop {
-                let slot = &self.slots[at];
-                if slot.len == len && slot.head == head {
-                    return Ok(at);
-                }
-                if slot.len == 0 {
-                    return Err(at);
-                }
-                at = (at + 1) & mask;
-            }
+            return self.find_short(short_word(key), len, at);
         }
         let fingerprint = fingerprint(hash);
         loop {
             let slot = &self.slots[at];
             if slot.len == len && slot.fingerprint() == fingerprint && self.bytes(slot) == key {
+                return Ok(at);
+            }
+            if slot.len == 0 {
+                return Err(at);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// [`Vocab::find`] for a key of at most 8 bytes, given as its [`short_word`], from slot `at`.
+    #[inline]
+    fn find_short(&self, word: u64, len: u32, mut at: usize) -> Result<usize, usize> {
+        let head = word.to_le_bytes();
+        let mask = self.slots.len() - 1;
+        loop {
+            let slot = &self.slots[at];
+            if slot.len == len && slot.head == head {
                 return Ok(at);
             }
             if slot.len == 0 {
