@@ -31,6 +31,7 @@ a library that is not installed is skipped with a note.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.metadata
 import importlib.util
@@ -307,13 +308,24 @@ def reference_cases(source: Source, path: Path, data_dir: Path, threads: int) ->
     ]
 
 
+@functools.cache
+def ferrotok_tokenizer(path: Path, is_tiktoken: bool) -> Any:
+    """ferrotok's tokenizer of a file, loaded once per process: ``scaling.py`` times two thread
+    settings on the same objects, as ``get_encoding`` (cached) gives them."""
+    import ferrotok
+
+    if is_tiktoken:
+        # No special tokens: encode_batch_numpy then encodes like encode_ordinary.
+        return ferrotok.Tokenizer.from_tiktoken(path, special_tokens={})
+    return ferrotok.Tokenizer.from_file(path)
+
+
 def ferrotok_cases(source: Source, path: Path, data_dir: Path, threads: int) -> list[Case]:
     import ferrotok
 
     if source.is_tiktoken:
         encoding = ferrotok.get_encoding(source.name)
-        # No special tokens: encode_batch_numpy then encodes like encode_ordinary.
-        ordinary = ferrotok.Tokenizer.from_tiktoken(path, special_tokens={})
+        ordinary = ferrotok_tokenizer(path, True)
         return [
             Case(
                 "ferrotok",
@@ -332,7 +344,7 @@ def ferrotok_cases(source: Source, path: Path, data_dir: Path, threads: int) -> 
                 flat_from_lists,
             ),
         ]
-    tokenizer = ferrotok.Tokenizer.from_file(path)
+    tokenizer = ferrotok_tokenizer(path, False)
     return [
         Case(
             "ferrotok",

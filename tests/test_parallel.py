@@ -184,6 +184,11 @@ def test_one_long_document_is_cut_and_encoded_in_parallel(
         assert mine() == expected, f"{threads} threads"
         # A batch of this one document takes the same parallel path.
         assert as_array() == expected, f"encode_batch_numpy, {threads} threads"
+    # The thread count given to the call rather than by the environment (`tok` has no special
+    # tokens for a rank file: `encode` is `encode_ordinary` there).
+    monkeypatch.setenv("FERROTOK_NUM_THREADS", "1")
+    for threads in (1, 2):
+        assert tok.encode(text, num_threads=threads) == expected, f"num_threads={threads}"
 
 
 def test_large_batch_reads_its_strings_without_keeping_utf8_copies(

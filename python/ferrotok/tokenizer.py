@@ -163,11 +163,16 @@ class Tokenizer:
 
     # ---------------------------------------------------------------- encoding
 
-    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+    def encode(
+        self, text: str, add_special_tokens: bool = True, *, num_threads: int | None = None
+    ) -> list[int]:
         """The token ids of `text`.
 
         Added and special tokens written in the text are matched as tokens. With
         `add_special_tokens=True` the post-processor of the file runs (e.g. adds BOS).
+        A long text (1 MB or more) is cut at line starts where no piece can cross them and its
+        parts are encoded in parallel without the GIL (the same ids); `num_threads` as in
+        `encode_batch`.
         A `str` holding lone surrogates is not Unicode text and raises `UnicodeEncodeError`
         (`tokenizers` refuses it too; `Encoding` repairs it the way tiktoken does).
 
@@ -177,7 +182,7 @@ class Tokenizer:
         >>> tok.encode("Hello<|endoftext|>")
         [13225, 199999]
         """
-        return self._native.encode(text, add_special_tokens)
+        return self._native.encode(text, add_special_tokens, num_threads)
 
     def encode_batch(
         self,

@@ -227,14 +227,15 @@ impl PyTokenizer {
         ))
     }
 
-    #[pyo3(signature = (text, add_special_tokens=true))]
+    #[pyo3(signature = (text, add_special_tokens=true, num_threads=None))]
     fn encode<'py>(
         &self,
         py: Python<'py>,
         text: PyBackedStr,
         add_special_tokens: bool,
+        num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let ids = self.encode_one(py, &text, add_special_tokens, None)?;
+        let ids = self.encode_one(py, &text, add_special_tokens, num_threads)?;
         self.ids_list(py, &ids)
     }
 
