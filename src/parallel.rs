@@ -79,7 +79,10 @@ fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
 }
 
 /// Maps `f` over `items` (whose total input size is `total_bytes`) on up to `threads` threads,
-/// keeping order.
+/// keeping order. An idle thread takes the next single item: items may cost very differently.
+///
+/// Why single items: left to itself, rayon splits a short list only a few times, into runs that
+/// one thread then works through alone, with nothing left for a thread that is done to take.
 pub fn map<T, R, F>(items: &[T], total_bytes: usize, threads: Option<usize>, f: F) -> Vec<R>
 where
     T: Sync,
@@ -91,7 +94,7 @@ where
         return items.iter().map(f).collect();
     }
     match pool(threads) {
-        Some(pool) => pool.install(|| items.par_iter().map(f).collect()),
+        Some(pool) => pool.install(|| items.par_iter().with_max_len(1).map(f).collect()),
         None => items.iter().map(f).collect(),
     }
 }

@@ -22,7 +22,7 @@ use crate::models::Model;
 use crate::normalize::Normalizer;
 use crate::parallel;
 use crate::postprocess::PostProcessor;
-use crate::pretokenize::scanners::KnownPattern;
+use crate::pretokenize::scanners::{letter_at, space_before, KnownPattern};
 use crate::pretokenize::{Pieces, PreTokenizer};
 
 /// Reusable buffers for one encode call on one thread.
@@ -127,6 +127,8 @@ pub struct Tokenizer {
     /// Whether a long text may be cut at line starts and its parts encoded in parallel (see
     /// [`Tokenizer::encode_parallel`]).
     line_cuts: bool,
+    /// Whether those line starts may follow whitespace ([`PreTokenizer::cuts_after_blank_lines`]).
+    blank_line_cuts: bool,
     pub(crate) normalizer: Option<Normalizer>,
     pub(crate) pre_tokenizer: Option<PreTokenizer>,
     pub(crate) model: Model,
@@ -173,6 +175,10 @@ impl Tokenizer {
                 .tokens()
                 .iter()
                 .all(|t| !t.lstrip && !t.content.contains(['\n', '\r']));
+        let blank_line_cuts = line_cuts
+            && pre_tokenizer
+                .as_ref()
+                .is_some_and(PreTokenizer::cuts_after_blank_lines);
         let tiling = pre_tokenizer
             .as_ref()
             .and_then(PreTokenizer::tiling_scanner);
@@ -188,6 +194,7 @@ impl Tokenizer {
             needs_origin,
             tiling,
             line_cuts,
+            blank_line_cuts,
             normalizer,
             pre_tokenizer,
             model,
@@ -303,7 +310,7 @@ impl Tokenizer {
         let mut out = Vec::with_capacity(text.len() / 4 + 2);
         let workers = parallel::thread_count(threads);
         let cuts = if self.line_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {
-            line_starts(text, workers * PARTS_PER_THREAD)
+            line_starts(text, workers * PARTS_PER_THREAD, self.blank_line_cuts)
         } else {
             Vec::new()
         };
@@ -630,13 +637,26 @@ impl Tokenizer {
 pub const LONG_TEXT_BYTES: usize = 1 << 20;
 
 /// Parts per thread: more parts than threads even out parts of unequal cost (Japanese costs
-/// more per byte than English).
-const PARTS_PER_THREAD: usize = 4;
+/// more per byte than English), since an idle thread takes the next part
+/// ([`parallel::map`]).
+///
+/// Why 16: `long_document.py`'s 10 MB document (cl100k, two threads, timed per part) was cut
+/// into 6 parts with 4 per thread (the English third and the Japanese end had no cut then, see
+/// [`line_starts`]), and one thread encoded 36 ms of them while the other encoded 21 and waited.
+/// With 16 per thread and the wider cuts: 32 parts of at most 2 ms, 32 and 33 ms of work per
+/// thread.
+const PARTS_PER_THREAD: usize = 16;
 
 /// Up to `parts - 1` cut positions spreading `text` into parts of similar size, each a line start
-/// `x\nA`: after a `\n` that follows a printable non-space ASCII character, before an ASCII
-/// letter. A target with no line start before the next target gets no cut.
-pub(crate) fn line_starts(text: &str, parts: usize) -> Vec<usize> {
+/// (see [`PreTokenizer::cuts_at_line_starts`]): after a `\n` that follows a character that is
+/// not whitespace (any character, `after_space`: [`PreTokenizer::cuts_after_blank_lines`]),
+/// before a letter. A target with no line start before the next target gets no cut.
+///
+/// Why any letter: with ASCII letters only, a Japanese text (whose lines start with Japanese
+/// letters and end with `。`) had no cut at all. In `long_document.py`'s 10 MB document its last
+/// 3 MB were one part, which took a third of the one-thread time (cl100k, timed per part) and
+/// left the other thread idle.
+pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<usize> {
     let bytes = text.as_bytes();
     let step = text.len() / parts.max(1);
     let mut cuts = Vec::new();
@@ -649,10 +669,7 @@ pub(crate) fn line_starts(text: &str, parts: usize) -> Vec<usize> {
         let found = memchr::memchr_iter(b'\n', &bytes[from..limit])
             .map(|i| from + i + 1)
             .find(|&at| {
-                at >= 2
-                    && at < bytes.len()
-                    && bytes[at].is_ascii_alphabetic()
-                    && bytes[at - 2].is_ascii_graphic()
+                at >= 2 && letter_at(text, at) && (after_space || !space_before(text, at - 1))
             });
         if let Some(at) = found {
             cuts.push(at);
@@ -696,22 +713,52 @@ mod tests {
     #[test]
     fn line_starts_cut_only_after_a_printable_character_before_a_letter() {
         let text = "aa\nBb  \nCc.\nDd\u{3000}\nEe\r\nFf\n1g";
-        let cuts = line_starts(text, text.len());
+        let cuts = line_starts(text, text.len(), false);
         let at: Vec<&str> = cuts.iter().map(|&c| &text[c..c + 2]).collect();
         assert_eq!(at, ["Bb", "Dd"]);
+        let cuts = line_starts(text, text.len(), true);
+        let at: Vec<&str> = cuts.iter().map(|&c| &text[c..c + 2]).collect();
+        assert_eq!(at, ["Bb", "Cc", "Dd", "Ee", "Ff"]);
+        // Letters and non-space characters beyond ASCII; not before a mark, a digit or a space.
+        let text = "。\nあい\u{3000}\nうえ。\n\u{301}x。\n٣x。\n Σα\nΣα";
+        let cuts = line_starts(text, text.len(), false);
+        let at: Vec<&str> = cuts.iter().map(|&c| &text[c..]).collect();
+        assert_eq!(
+            at,
+            ["あい\u{3000}\nうえ。\n\u{301}x。\n٣x。\n Σα\nΣα", "Σα"]
+        );
     }
 
     #[test]
     fn parallel_parts_give_the_ids_of_the_whole() {
+        // Every kind of line start, after blank lines and whitespace too, and before letters
+        // beyond ASCII: r50k (GPT-2's pattern) cuts only after a character that is not
+        // whitespace, the others after any line end.
+        let line =
+            "x  \nA.\nB \u{3000}\nC1\n2d\n\nE'\ns\ttab\nword<|endoftext|>\nZ\r\nq é\nÉ\n \n\n\
+                    。\nあ\n\u{301}x\n\n\nΣα\r\n\r\nß\n";
+        // An odd number of lines, so that the cut targets fall at every offset in a line.
+        let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2 + 1);
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let tok = Tokenizer::from_builtin(name).unwrap();
+            assert_eq!(tok.blank_line_cuts, name != "r50k_base", "{name}");
+            let whole = tok.encode_ordinary(&text);
+            let cuts = line_starts(&text, 2000, tok.blank_line_cuts);
+            assert!(cuts.len() > 1000, "{name}: {} cuts", cuts.len());
+            let mut parts = Vec::new();
+            let mut start = 0;
+            for &cut in cuts.iter().chain([&text.len()]) {
+                tok.encode_with(&text[start..cut], SpecialTokens::Ignored, &mut parts);
+                start = cut;
+            }
+            assert!(parts == whole, "{name}: the parts' ids differ");
+            assert_eq!(
+                tok.encode_parallel(&text, SpecialTokens::Ignored, false, Some(4)),
+                whole,
+                "{name}"
+            );
+        }
         let tok = Tokenizer::from_builtin("cl100k_base").unwrap();
-        let line = "x  \nA.\nB \u{3000}\nC1\n2d\n\nE'\ns\ttab\nword<|endoftext|>\nZ\r\nq é\nÉ\n";
-        let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2);
-        let whole = tok.encode_ordinary(&text);
-        assert!(!line_starts(&text, 8).is_empty());
-        assert_eq!(
-            tok.encode_parallel(&text, SpecialTokens::Ignored, false, Some(4)),
-            whole
-        );
         let mut with_specials = Vec::new();
         tok.encode_with(&text, SpecialTokens::Added, &mut with_specials);
         assert_eq!(

@@ -280,8 +280,8 @@ impl PreTokenizer {
     }
 
     /// Whether the pieces of a text are the pieces of its parts when it is cut at a *line start*:
-    /// a position after `\n` that starts with an ASCII letter and follows an ASCII character
-    /// that is not whitespace (`x\nA`). Encoding the parts on several threads then gives the ids
+    /// a position after `\n` that starts with a letter (`\p{L}`) and follows a character that is
+    /// not whitespace (`x\nA`, `。\nあ`). Encoding the parts on several threads then gives the ids
     /// of the whole ([`crate::Tokenizer::encode_parallel`]).
     ///
     /// Why it holds for the known patterns (GPT-2, cl100k, Qwen 2, o200k, tiktoken's r50k and
@@ -291,9 +291,42 @@ impl PreTokenizer {
     /// follows (`\s+(?!\S)`, `\s++$`) give the same piece for a lone `\n` at the end of a part
     /// as before the letter, because the character before it is not whitespace. A `ByteLevel`
     /// that adds prefix spaces would add one at the cut, so it does not qualify; steps that only
-    /// cut further (`ByteLevel` without prefix space, `Digits`) keep the property.
+    /// cut further (`ByteLevel` without prefix space, `Digits`) keep the property. So do the
+    /// normalizers of [`crate::normalize::Normalizer::keeps_line_starts`]: `\n` is a starter
+    /// that composes with nothing, so no composition or reordering crosses it, and the context
+    /// of a final sigma stops at it.
     pub fn cuts_at_line_starts(&self) -> bool {
         self.line_cut() == LineCut::Cuts
+    }
+
+    /// Whether, beyond [`PreTokenizer::cuts_at_line_starts`], a line start may also follow
+    /// whitespace (`x\n\nA`, `x  \nA`: after a blank line, the paragraph break of most prose).
+    ///
+    /// Why only for cl100k, Qwen 2 and o200k: their `\s*[\r\n]+` (tiktoken's cl100k:
+    /// `\s++$|\s*[\r\n]`) comes before the other whitespace alternatives and ends a whitespace
+    /// run after its last newline, in the whole text (a letter follows) and at the end of a part
+    /// alike. GPT-2's `\s+(?!\S)` gives `\n`, `\n` before a letter but `\n\n` at the end of a
+    /// part. Without blank lines as cuts, `long_document.py`'s English third (paragraphs
+    /// separated by blank lines) was one part of 2.5 MB.
+    pub fn cuts_after_blank_lines(&self) -> bool {
+        self.cuts_at_line_starts() && self.ends_space_runs_at_newlines()
+    }
+
+    /// Whether no step of the pipeline takes a whitespace run that ends with a newline in two
+    /// pieces or across a cut (see [`PreTokenizer::cuts_after_blank_lines`]).
+    fn ends_space_runs_at_newlines(&self) -> bool {
+        match self {
+            PreTokenizer::Split(split) => split
+                .tiling()
+                .is_some_and(KnownPattern::ends_space_runs_at_newlines),
+            // Without its regex a ByteLevel only maps bytes; with it, it splits like GPT-2.
+            PreTokenizer::ByteLevel(b) => !b.use_regex,
+            PreTokenizer::Digits(_) => true,
+            PreTokenizer::Sequence(steps) => {
+                steps.iter().all(PreTokenizer::ends_space_runs_at_newlines)
+            }
+            _ => false,
+        }
     }
 
     /// The known pattern whose matches are exactly the pieces this pre-tokenizer makes of any

@@ -197,6 +197,19 @@ impl KnownPattern {
         }
     }
 
+    /// Whether a whitespace run that ends with a newline is one match, ending there, both
+    /// before a letter and at the end of the text: `\s*[\r\n]+` comes first among the whitespace
+    /// alternatives (see [`crate::pretokenize::PreTokenizer::cuts_after_blank_lines`]).
+    pub fn ends_space_runs_at_newlines(self) -> bool {
+        matches!(
+            self,
+            KnownPattern::Cl100k
+                | KnownPattern::Cl100kTiktoken
+                | KnownPattern::Qwen2
+                | KnownPattern::O200k
+        )
+    }
+
     /// Whether the matches cover every text without gaps (all but [`KnownPattern::Clip`]), so
     /// that they are the pieces of a split that keeps its matches.
     pub fn tiles(self) -> bool {
@@ -724,6 +737,22 @@ fn o200k_end(bytes: &[u8], i: usize) -> usize {
     } else {
         space_lookahead_end(bytes, &run, i)
     }
+}
+
+/// Whether the character starting at byte `i` of `text` (a character boundary) is a letter
+/// (`\p{L}`).
+pub(crate) fn letter_at(text: &str, i: usize) -> bool {
+    i < text.len() && class_at(text.as_bytes(), i).0 & LETTER != 0
+}
+
+/// Whether the character that ends at byte `end` of `text` (a character boundary after at least
+/// one character) is whitespace (`\s`).
+pub(crate) fn space_before(text: &str, end: usize) -> bool {
+    let start = text[..end]
+        .char_indices()
+        .next_back()
+        .map_or(0, |(at, _)| at);
+    class_at(text.as_bytes(), start).0 & SPACE != 0
 }
 
 /// Calls `f(start, end)` for each maximal run of `\s` characters in `text`: the matches of
