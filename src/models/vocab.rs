@@ -4,7 +4,7 @@
 //! Why not a `HashMap<Vec<u8>, u32>` (what it replaced): every lookup there reads three places
 //! that are far apart in memory, the map's control bytes, its entry, and the key's own heap
 //! allocation, one after the other. On this machine a random read in a table of several
-//! megabytes is a cache miss of about 190 ns (see `word_cache`'s notes), and these tables are
+//! megabytes is a cache miss of about 190 ns (see `pair_table`'s notes), and these tables are
 //! read at random twice over:
 //!
 //! - **Loading.** A rank file's pair table comes from cutting every token in two at every
@@ -15,9 +15,10 @@
 //!
 //! Here a token of at most 8 bytes (most of them: o200k's average is under 7) sits in its slot,
 //! so a lookup is one read of one slot; a longer one is in one shared buffer, and its slot has
-//! where, with a fingerprint of its hash. The table is at most half full (linear probing then reads about 1.5
-//! slots for a hit and 2.5 for a miss, which share a cache line most of the time), and
-//! [`Vocab::prefetch`] lets a loop ask for the slot of a key it will look up a few steps later.
+//! where, with a fingerprint of its hash. The table is at most half full (linear probing then
+//! reads about 1.5 slots for a hit and 2.5 for a miss, which share a cache line most of the
+//! time), and [`Vocab::prefetch`] lets a loop ask for the slot of a key it will look up a few
+//! steps later.
 
 /// The longest token a slot holds whole.
 const INLINE: usize = 8;
