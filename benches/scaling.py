@@ -96,20 +96,18 @@ def document_rows(
     path = args.data / source.file
     expected = long_document.reference_digest(source, args.data, text)
 
-    tokenizer = compare.ferrotok_tokenizer(path, source.is_tiktoken)
-    tokenizers = {n: tokenizer for n in (1, threads)}
+    tok = compare.ferrotok_tokenizer(path, source.is_tiktoken)
+    settings = (1, threads)
     calls: dict[str, dict[int, Callable[[], Any]]] = {
         "array": {
-            n: (
-                lambda t=t, n=n: (
-                    t.encode_batch_numpy([text], add_special_tokens=False, num_threads=n).ids
-                )
+            n: lambda n=n: (
+                tok.encode_batch_numpy([text], add_special_tokens=False, num_threads=n).ids
             )
-            for n, t in tokenizers.items()
+            for n in settings
         },
         "list": {
-            n: (lambda t=t, n=n: t.encode(text, add_special_tokens=False, num_threads=n))
-            for n, t in tokenizers.items()
+            n: lambda n=n: tok.encode(text, add_special_tokens=False, num_threads=n)
+            for n in settings
         },
     }
     rows = []
