@@ -14,8 +14,8 @@
 //!   pieces fit (on the mixed corpus, 95% of pieces have at most 16 bytes); the rest (Japanese
 //!   runs, long code tokens, nearly all distinct) go to a map with arenas ([`LongWords`]),
 //!   bounded by bytes. A short piece with 4 to 7 ids takes a whole set where it can (see
-//!   [`Set`]); else, or with more ids, it leaves a redirect in its slot, so a miss on a short
-//!   piece never probes that map. The first version had 64-byte slots with 32-byte
+//!   [`Set`]); else, or with more ids, it leaves a redirect in its slot (with where its entry
+//!   is, see [`Place`]), so a miss on a short piece never probes that map. The first version had 64-byte slots with 32-byte
 //!   keys; `perf annotate` put two thirds of a cached piece's time on the load of its slot (a
 //!   miss in L2), so the table was halved. The wall-clock difference between the two was within
 //!   the noise of the shared machine.
