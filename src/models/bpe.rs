@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::huge_pages::ZeroedTable;
 use super::pair_table::PairTable;
 use super::radix_heap::RadixHeap;
 use super::ranks::Ranks;
@@ -968,12 +969,13 @@ impl Bpe {
     /// Compact on purpose (the worst cases are single pieces of megabytes: a run of one
     /// character, text without spaces for a pre-tokenizer-less model): positions are `u32`, a
     /// heap entry is one `u64` (priority above, position below, so that the order is lowest
-    /// priority, then leftmost), and `candidate[i]` holds the priority of the pair that starts
-    /// at `i` now. An entry is stale when `candidate` no longer has its priority there: the pair
+    /// priority, then leftmost), and a position's [`Unit`] holds the priority of the pair that
+    /// starts there now. An entry is stale when the unit no longer has its priority: the pair
     /// at a position only changes by covering more bytes, so it never comes back to an earlier
     /// pair, and a priority belongs to one merged token (HF lists each pair once; a tiktoken rank
-    /// is one token, one byte string), which at one position is one pair. 20 bytes per unit
-    /// where the first version took 53 (`usize` links, 32-byte entries that carried the pair);
+    /// is one token, one byte string), which at one position is one pair. 24 bytes per unit (a
+    /// 16-byte [`Unit`] and a heap entry) where the first version took 53 (`usize` links,
+    /// 32-byte entries that carried the pair);
     /// on a 10 MB run of one character, the 10 MB : 1 MB time ratio was 14.4 before. With the
     /// radix heap (o200k, one thread): 0.07 s for 1 MB, 0.76 s for 10 MB, where the binary heap
     /// took 0.27 s and 3.3 s.
@@ -1007,13 +1009,20 @@ impl Bpe {
         let n = symbols.len();
         const NONE: u32 = u32::MAX;
         let key = |priority: u32, at: u32| u64::from(priority) << 32 | u64::from(at);
-        let mut next: Vec<u32> = (1..=n as u32).collect();
-        next[n - 1] = NONE;
-        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
-        let mut candidate: Vec<u32> = vec![NONE; n];
+        // SAFETY: all-zero bytes are a valid `Unit` (four `u32`s).
+        let mut units: ZeroedTable<Unit> = unsafe { ZeroedTable::new(n) };
+        for (at, (unit, &symbol)) in units.iter_mut().zip(symbols.iter()).enumerate() {
+            *unit = Unit {
+                symbol,
+                next: at as u32 + 1,
+                prev: (at as u32).wrapping_sub(1),
+                candidate: NONE,
+            };
+        }
+        units[n - 1].next = NONE;
         for i in 0..n - 1 {
-            if let Some(priority) = self.merge_of(symbols[i], symbols[i + 1]) {
-                candidate[i] = priority;
+            if let Some(priority) = self.merge_of(units[i].symbol, units[i + 1].symbol) {
+                units[i].candidate = priority;
                 queue.push(key(priority, i as u32));
             }
         }
@@ -1031,29 +1040,33 @@ impl Bpe {
                 }
             }
             let (priority, left) = ((popped >> 32) as u32, popped as u32 as usize);
-            if candidate[left] != priority {
+            if units[left].candidate != priority {
                 continue; // stale: the pair at `left` changed, or `left` was merged away
             }
             let merged = self.merged_id(priority);
-            let right = next[left] as usize;
-            symbols[left] = merged;
-            candidate[right] = NONE;
-            candidate[left] = NONE;
-            let after = next[right];
-            next[left] = after;
+            let right = units[left].next as usize;
+            let after = units[right].next;
+            units[right].candidate = NONE;
+            units[left] = Unit {
+                symbol: merged,
+                next: after,
+                candidate: NONE,
+                ..units[left]
+            };
             if after != NONE {
-                prev[after as usize] = left as u32;
-                if let Some(priority) = self.merge_of(merged, symbols[after as usize]) {
-                    candidate[left] = priority;
+                units[after as usize].prev = left as u32;
+                if let Some(priority) = self.merge_of(merged, units[after as usize].symbol) {
+                    units[left].candidate = priority;
                     queue.push(key(priority, left as u32));
                 }
             }
-            let before = prev[left];
+            let before = units[left].prev;
             if before != NONE {
                 let before = before as usize;
-                candidate[before] = self.merge_of(symbols[before], merged).unwrap_or(NONE);
-                if candidate[before] != NONE {
-                    queue.push(key(candidate[before], before as u32));
+                let candidate = self.merge_of(units[before].symbol, merged).unwrap_or(NONE);
+                units[before].candidate = candidate;
+                if candidate != NONE {
+                    queue.push(key(candidate, before as u32));
                 }
             }
         }
@@ -1061,9 +1074,9 @@ impl Bpe {
         let mut len = 0;
         let mut at = 0;
         while at != NONE {
-            symbols[len] = symbols[at as usize];
+            symbols[len] = units[at as usize].symbol;
             len += 1;
-            at = next[at as usize];
+            at = units[at as usize].next;
         }
         len
     }
@@ -1085,6 +1098,24 @@ impl Bpe {
             len -= 1;
         }
     }
+}
+
+/// One position of [`Bpe::merge_queued`]'s linked list: its symbol, its neighbours, and the
+/// priority of the pair that starts there (`u32::MAX`: none).
+///
+/// Why one record rather than an array per field: a long piece's merges come from the queue in
+/// priority order, so each lands at a position far from the last, and with four arrays each
+/// merge read and wrote a cache line in each of them (and, past a few megabytes, missed the TLB
+/// in each). With one record the position's fields share a line, and its neighbours are
+/// usually in the same line or the next. The records are on 2 MB pages ([`ZeroedTable`]) once
+/// they take that much.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Unit {
+    symbol: u32,
+    next: u32,
+    prev: u32,
+    candidate: u32,
 }
 
 /// A min-queue of merge keys for [`Bpe::merge_queued`].
