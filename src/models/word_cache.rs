@@ -1397,18 +1397,29 @@ mod tests {
         }
     }
 
+    /// A word with more ids than a wide entry holds, and those ids.
+    const REDIRECTED: &[u8] = b"\xff\xff\xff\xff\xfe";
+    fn redirected_ids() -> Vec<u32> {
+        (0..WIDE_IDS as u32 + 1).collect()
+    }
+
+    /// [`REDIRECTED`]'s ids from `cache`, and how many times it was encoded for them.
+    fn encode_redirected(cache: &mut WordCache) -> (Vec<u32>, usize) {
+        let (mut out, mut calls) = (Vec::new(), 0);
+        cache.encode(REDIRECTED, &mut out, |_, out| {
+            calls += 1;
+            out.extend(redirected_ids())
+        });
+        (out, calls)
+    }
+
     #[test]
     fn a_redirect_reads_its_entry_at_its_place_and_never_takes_another_entry_for_it() {
         let mut cache = WordCache::new();
-        let word = b"\xff\xff\xff\xff\xfe"; // more ids than a wide entry holds
-        let many: Vec<u32> = (0..WIDE_IDS as u32 + 1).collect();
-        let mut out = Vec::new();
-        cache.encode(word, &mut out, |_, out| out.extend(&many));
+        assert_eq!(encode_redirected(&mut cache), (redirected_ids(), 1));
         // With the index emptied, only the place in the slot finds the entry.
         cache.long.index.fill(NO_ENTRY);
-        out.clear();
-        cache.encode(word, &mut out, |_, _| panic!("encoded again"));
-        assert_eq!(out, many);
+        assert_eq!(encode_redirected(&mut cache), (redirected_ids(), 0));
         // A place whose generation is current but whose entry is another piece's (as after
         // the arena was emptied and filled again, had the generation not moved): the bytes
         // differ, so the piece is encoded again, not given the other piece's ids.
@@ -1421,31 +1432,16 @@ mod tests {
         cache
             .long
             .insert(LongWords::hash_of(other), other, &[7; 9], 0);
-        out.clear();
-        let mut calls = 0;
-        cache.encode(word, &mut out, |_, out| {
-            calls += 1;
-            out.extend(&many)
-        });
-        assert_eq!((out, calls), (many, 1));
+        assert_eq!(encode_redirected(&mut cache), (redirected_ids(), 1));
     }
 
     #[test]
     fn a_short_word_whose_long_entry_was_emptied_is_encoded_again_in_its_own_slot() {
         let mut cache = WordCache::new();
-        let word = b"\xff\xff\xff\xff\xfe"; // more ids than a wide entry holds
-        let many: Vec<u32> = (0..WIDE_IDS as u32 + 1).collect();
-        let mut out = Vec::new();
-        cache.encode(word, &mut out, |_, out| out.extend(&many));
+        encode_redirected(&mut cache);
         cache.long = LongWords::default();
-        out.clear();
-        let mut calls = 0;
-        cache.encode(word, &mut out, |_, out| {
-            calls += 1;
-            out.extend(&many)
-        });
-        assert_eq!((out, calls), (many, 1));
-        let key = Key::new(word);
+        assert_eq!(encode_redirected(&mut cache), (redirected_ids(), 1));
+        let key = Key::new(REDIRECTED);
         let set = &cache.sets[cache.set(&key)].0;
         let own = set.iter().filter(|slot| slot.holds(&key));
         assert_eq!(own.count(), 1);
