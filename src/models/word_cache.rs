@@ -15,8 +15,8 @@
 //!   runs, long code tokens, nearly all distinct) go to a map with arenas ([`LongWords`]),
 //!   bounded by bytes. A short piece with 4 to 7 ids takes a whole set where it can (see
 //!   [`Set`]); else, or with more ids, it leaves a redirect in its slot (with where its entry
-//!   is, see [`Place`]), so a miss on a short piece never probes that map. The first version had 64-byte slots with 32-byte
-//!   keys; `perf annotate` put two thirds of a cached piece's time on the load of its slot (a
+//!   is, see [`Place`]), so a miss on a short piece never probes that map. The first version
+//!   had 64-byte slots with 32-byte keys; `perf annotate` put two thirds of a cached piece's time on the load of its slot (a
 //!   miss in L2), so the table was halved. The wall-clock difference between the two was within
 //!   the noise of the shared machine.
 //! - **2-way set-associative, with a second choice, no global clear.** A key can live in either
@@ -201,10 +201,6 @@ enum Found {
 /// nearly all Japanese). `encode_corpus`, repeated text, the same binary without and with it
 /// timed in turns, eight rounds: 107.6–115.0 MB/s against 111.2–129.2, faster in seven.
 type Place = [u32; 2];
-
-/// The place of no entry: [`LongWords::append_at`] finds nothing there, and a long piece (which
-/// has no slot) is looked for by its hash.
-const NOWHERE: Place = [u32::MAX, u32::MAX];
 
 /// One entry, 32 bytes. `key_len == 0` marks an empty slot, so all-zero memory is empty slots.
 #[derive(Clone, Copy)]
@@ -506,14 +502,14 @@ impl WordCache {
                 Found::Missing => None,
             }
         } else {
-            Some(NOWHERE)
+            None
         };
         self.encode_missed(piece, key, in_long, out, encode);
     }
 
     /// The rest of [`WordCache::encode_keyed`] when the table has no ids for the piece: the
-    /// long map (looked in when `in_long`: at the redirect's place, else by the hash), else
-    /// `encode`. Kept out of line so that the hit path, inlined into the scanner's loop, stays
+    /// long map (a long piece by its hash; a short one at its redirect's place `in_long`, or
+    /// its second set's), else `encode`. Kept out of line so that the hit path, inlined into the scanner's loop, stays
     /// small (callgrind, o200k, mixed corpus, repeated text: 55.4 → 52.8 instructions per byte).
     #[inline(never)]
     fn encode_missed(
@@ -524,22 +520,27 @@ impl WordCache {
         out: &mut Vec<u32>,
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
-        let in_long = if key.is_short() && in_long.is_none() {
-            match self.get_second(&key) {
-                Found::Ids(ids, count) => {
-                    out.extend_from_slice(&ids[..count]);
-                    return;
-                }
-                Found::InLong(place) => Some(place),
-                Found::Missing => None,
-            }
+        let found = if !key.is_short() {
+            self.long.append(key.hash, piece, out)
         } else {
-            in_long
+            let place = match in_long {
+                Some(place) => Some(place),
+                None => match self.get_second(&key) {
+                    Found::Ids(ids, count) => {
+                        out.extend_from_slice(&ids[..count]);
+                        return;
+                    }
+                    Found::InLong(place) => Some(place),
+                    Found::Missing => None,
+                },
+            };
+            // Only the place: every entry a short piece stored is at the place its slot
+            // holds (the slot is written after each store, and the arena is only ever emptied
+            // whole, which moves the generation on), so its index would find nothing more.
+            place.is_some_and(|place| self.long.append_at(place, piece, out))
         };
-        if let Some(place) = in_long {
-            if self.long.append_at(place, piece, out) || self.long.append(key.hash, piece, out) {
-                return;
-            }
+        if found {
+            return;
         }
         let start = out.len();
         encode(piece, out);
@@ -952,8 +953,9 @@ impl LongWords {
     }
 
     /// Appends the ids of the entry at `place` to `out` if it is current and holds `piece`;
-    /// false otherwise. The bytes are compared whatever the place says, so a stale place can
-    /// only miss: an entry that holds `piece` holds its ids.
+    /// false otherwise (also for the place `[u32::MAX, _]` of an entry that was too large to
+    /// store). The bytes are compared whatever the place says, so a stale place can only miss:
+    /// an entry that holds `piece` holds its ids.
     fn append_at(&self, [start, generation]: Place, piece: &[u8], out: &mut Vec<u32>) -> bool {
         if generation != self.generation || start as usize >= self.arena.len() {
             return false;
