@@ -384,11 +384,10 @@ impl Tokenizer {
                     Segment::Text(range) => {
                         let raw = &text[range.clone()];
                         let text = match &self.normalizer {
-                            Some(normalizer) => {
-                                normalizer.normalize(raw, normalized);
+                            Some(normalizer) if normalizer.normalize_or_keep(raw, normalized) => {
                                 normalized.as_str()
                             }
-                            None => raw,
+                            _ => raw,
                         };
                         let at_origin =
                             self.needs_origin && range.start == 0 && self.keeps_first_char(raw);

@@ -205,12 +205,23 @@ impl Precompiled {
 
     /// Appends the normalized form of `text` to `out`.
     pub fn normalize(&self, text: &str, out: &mut String) {
+        if !self.normalize_or_keep(text, out) {
+            out.push_str(text);
+        }
+    }
+
+    /// Appends the normalized form of `text` to `out` and returns true, or returns false and
+    /// writes nothing when `text` is all plain ASCII, which the map leaves as it is.
+    pub fn normalize_or_keep(&self, text: &str, out: &mut String) -> bool {
         let bytes = text.as_bytes();
         let mut at = 0;
         while at < text.len() {
             // A run of plain ASCII, except its last byte when a non-ASCII character follows (a
             // combining mark would join it in one cluster).
             let mut end = self.plain_ascii_run(bytes, at);
+            if at == 0 && end == text.len() {
+                return false;
+            }
             if end < bytes.len() && end > at && bytes[end] >= 0x80 {
                 end -= 1;
             }
@@ -232,6 +243,7 @@ impl Precompiled {
             self.normalize_graphemes(&text[end..stop], out);
             at = stop;
         }
+        true
     }
 
     /// The end of the run of `plain_ascii` bytes from `start`.
