@@ -613,7 +613,7 @@ fn space_run_end(bytes: &[u8], mut at: usize) -> usize {
         let differs = word ^ SPACES;
         // The high bit of each byte that is not zero: its low seven bits carry into it, or it
         // was set already.
-        let not_space = ((differs & LOW_SEVEN) + LOW_SEVEN | differs) & swar::HIGH_BITS;
+        let not_space = (((differs & LOW_SEVEN) + LOW_SEVEN) | differs) & swar::HIGH_BITS;
         if not_space != 0 {
             return at + swar::first_set(not_space);
         }
