@@ -129,6 +129,10 @@ pub struct Tokenizer {
     line_cuts: bool,
     /// Whether those line starts may follow whitespace ([`PreTokenizer::cuts_after_blank_lines`]).
     blank_line_cuts: bool,
+    /// Whether a long text may be cut in its normalized form instead, where the model allows
+    /// (no pre-tokenizer, a model that [`Model::cuts_long_pieces`], and no added token matched
+    /// in normalized text; see [`Tokenizer::encode_in_model_parts`]).
+    model_cuts: bool,
     pub(crate) normalizer: Option<Normalizer>,
     pub(crate) pre_tokenizer: Option<PreTokenizer>,
     pub(crate) model: Model,
@@ -179,6 +183,8 @@ impl Tokenizer {
             && pre_tokenizer
                 .as_ref()
                 .is_some_and(PreTokenizer::cuts_after_blank_lines);
+        let model_cuts =
+            pre_tokenizer.is_none() && model.cuts_long_pieces() && !has_normalized_added;
         let tiling = pre_tokenizer
             .as_ref()
             .and_then(PreTokenizer::tiling_scanner);
@@ -195,6 +201,7 @@ impl Tokenizer {
             tiling,
             line_cuts,
             blank_line_cuts,
+            model_cuts,
             normalizer,
             pre_tokenizer,
             model,
@@ -314,7 +321,10 @@ impl Tokenizer {
         } else {
             Vec::new()
         };
-        if cuts.is_empty() {
+        if cuts.is_empty() && self.model_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {
+            let parts = workers * PARTS_PER_THREAD;
+            self.encode_in_model_parts(text, specials, threads, parts, &mut out);
+        } else if cuts.is_empty() {
             self.encode_with(text, specials, &mut out);
         } else {
             let mut parts = Vec::with_capacity(cuts.len() + 1);
@@ -365,17 +375,7 @@ impl Tokenizer {
                 normalized,
                 pieces,
             } = &mut *scratch;
-            segments.clear();
-            match specials {
-                SpecialTokens::Added if !self.added.is_empty() => {
-                    self.added.split_raw(text, segments)
-                }
-                SpecialTokens::NonSpecial if !self.added.is_empty() => {
-                    self.added.split_raw_except_special(text, segments)
-                }
-                SpecialTokens::Only(matcher) => split_on(matcher, text, &self.added_ids, segments),
-                _ => segments.push(Segment::Text(0..text.len())),
-            }
+            self.split_specials(text, specials, segments);
             let match_normalized = self.has_normalized_added
                 && matches!(specials, SpecialTokens::Added | SpecialTokens::NonSpecial);
             for segment in segments.iter() {
@@ -417,6 +417,91 @@ impl Tokenizer {
                 }
             }
         });
+    }
+
+    /// Cuts `text` into the special tokens that `specials` matches and the text between them
+    /// (`segments` cleared first).
+    fn split_specials(&self, text: &str, specials: SpecialTokens<'_>, segments: &mut Vec<Segment>) {
+        segments.clear();
+        match specials {
+            SpecialTokens::Added if !self.added.is_empty() => self.added.split_raw(text, segments),
+            SpecialTokens::NonSpecial if !self.added.is_empty() => {
+                self.added.split_raw_except_special(text, segments)
+            }
+            SpecialTokens::Only(matcher) => split_on(matcher, text, &self.added_ids, segments),
+            _ => segments.push(Segment::Text(0..text.len())),
+        }
+    }
+
+    /// [`Tokenizer::encode_with`] for a tokenizer with [`Tokenizer::model_cuts`]: the added
+    /// tokens are split off and the text between them normalized on this thread, then each
+    /// normalized text is cut where the model allows ([`Model::part_cuts`]) into about `parts`
+    /// parts in all, which the model encodes on up to `threads` threads.
+    ///
+    /// Why: such a tokenizer (Llama 2, Mistral) has no pre-tokenizer, and its normalizer adds a
+    /// `▁` at the start of each text it is given, so the raw text has no place where it can be
+    /// cut (the line starts of [`line_starts`] would each gain a `▁`), and `long_document.py`'s
+    /// 10 MB document ran on one thread. The model already encodes its one long piece word by
+    /// word, cut before each word marker that follows another character (see
+    /// [`crate::models::Bpe::encode_pieces`]): parts cut at such places give the same words.
+    fn encode_in_model_parts(
+        &self,
+        text: &str,
+        specials: SpecialTokens<'_>,
+        threads: Option<usize>,
+        parts: usize,
+        out: &mut Vec<u32>,
+    ) {
+        let mut segments = Vec::new();
+        self.split_specials(text, specials, &mut segments);
+        // Each text segment's normalized text (or the raw text, where the normalizer leaves it
+        // as it is), then the jobs: added tokens' ids, and parts of those texts.
+        let normalized: Vec<Option<String>> = segments
+            .iter()
+            .map(|segment| match (segment, &self.normalizer) {
+                (Segment::Text(range), Some(normalizer)) => {
+                    let mut buffer = String::new();
+                    normalizer
+                        .normalize_or_keep(&text[range.clone()], &mut buffer)
+                        .then_some(buffer)
+                }
+                _ => None,
+            })
+            .collect();
+        let step = text.len().div_ceil(parts.max(1)).max(1);
+        let mut jobs: Vec<Result<u32, &[u8]>> = Vec::new();
+        let mut cuts = Vec::new();
+        for (segment, normalized) in segments.iter().zip(&normalized) {
+            match segment {
+                Segment::Token { id, .. } => jobs.push(Ok(*id)),
+                Segment::Text(range) => {
+                    let piece = match normalized {
+                        Some(normalized) => normalized.as_bytes(),
+                        None => text[range.clone()].as_bytes(),
+                    };
+                    cuts.clear();
+                    self.model.part_cuts(piece, step, &mut cuts);
+                    let mut start = 0;
+                    for &end in cuts.iter().chain([&piece.len()]) {
+                        if end > start {
+                            jobs.push(Err(&piece[start..end]));
+                        }
+                        start = end;
+                    }
+                }
+            }
+        }
+        let encoded = parallel::map(&jobs, text.len(), threads, |job| match *job {
+            Ok(id) => vec![id],
+            Err(piece) => {
+                let mut ids = Vec::with_capacity(piece.len() / 3 + 1);
+                self.model.encode_piece(piece, &mut ids);
+                ids
+            }
+        });
+        for ids in encoded {
+            out.extend_from_slice(&ids);
+        }
     }
 
     /// Whether the first character of a raw segment leaves something at the start of its
@@ -764,6 +849,46 @@ mod tests {
             tok.encode_parallel(&text, SpecialTokens::Added, false, Some(4)),
             with_specials
         );
+    }
+
+    #[test]
+    fn model_parts_give_the_ids_of_the_whole() {
+        // Runs of spaces (a `▁` after a `▁` is no cut), lines, text without spaces, characters
+        // the vocabulary lacks (byte fallback), and special tokens' strings between the parts.
+        let line =
+            "The  cat sat.\n   Indented\tline</s> x<s>y\n日本語の文章です。\n\u{1F600}  z \n";
+        let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2 + 1);
+        for name in ["mistral-7b-v0.1", "llama-2-7b-reconstructed"] {
+            let path = crate::testing::data_dir().join(format!("tokenizers/{name}/tokenizer.json"));
+            let tok = Tokenizer::from_file(&path).unwrap();
+            assert!(tok.model_cuts, "{name}");
+            for specials in [SpecialTokens::Added, SpecialTokens::Ignored] {
+                let mut whole = Vec::new();
+                tok.encode_with(&text, specials, &mut whole);
+                // Part counts whose cut targets fall at different places in a line.
+                for count in [5000, 4999, 3001, 777] {
+                    let mut parts = Vec::new();
+                    tok.encode_in_model_parts(&text, specials, Some(4), count, &mut parts);
+                    assert!(
+                        parts == whole,
+                        "{name}, {count} parts: the parts' ids differ"
+                    );
+                }
+                tok.post_process_ids(true, &mut whole, 0);
+                assert!(
+                    tok.encode_parallel(&text, specials, true, Some(4)) == whole,
+                    "{name}"
+                );
+            }
+            // The cuts fall in the normalized text, whose spaces are `▁`.
+            let normalized = text.replace(' ', "\u{2581}");
+            let mut cuts = Vec::new();
+            tok.model.part_cuts(normalized.as_bytes(), 500, &mut cuts);
+            assert!(cuts.len() > 2000, "{name}: {} cuts", cuts.len());
+        }
+        for name in ["r50k_base", "cl100k_base"] {
+            assert!(!Tokenizer::from_builtin(name).unwrap().model_cuts, "{name}");
+        }
     }
 
     #[test]

@@ -156,13 +156,25 @@ def test_batch_lists_hold_exactly_their_references(
 
 
 @pytest.mark.parametrize(
-    "name", ["o200k_base", "cl100k_base", "r50k_base", "llama-3.1", "qwen2.5", "gpt2"]
+    "name",
+    [
+        "o200k_base",
+        "cl100k_base",
+        "r50k_base",
+        "llama-3.1",
+        "qwen2.5",
+        "gpt2",
+        # No pre-tokenizer: the normalized text is cut at word markers instead.
+        "mistral-7b-v0.1",
+        "llama-2-7b-reconstructed",
+    ],
 )
 def test_one_long_document_is_cut_and_encoded_in_parallel(
     name: str, tokenizers: Any, corpus: Any, data_dir: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A document over 1 MB is cut at line starts and its parts encoded on several threads; the
-    ids must be the reference's for the whole document, whatever the thread count."""
+    """A document over 1 MB is cut at line starts (or, normalized, at word markers) and its parts
+    encoded on several threads; the ids must be the reference's for the whole document, whatever
+    the thread count."""
     text = "".join(
         "".join(corpus.sample(folder).texts) for folder in ("en", "code", "multilingual", "ja")
     )

@@ -95,6 +95,10 @@ pub struct Bpe {
     /// A piece may be cut before each word marker `▁` that follows another character (see
     /// [`Bpe::encode_piece`]).
     split_at_word_marker: bool,
+    /// A piece may also be cut after each `\n`: its unit (the token `\n`, or byte fallback's
+    /// `<0x0A>`) is in no merge, so no merge joins what is on its two sides (see
+    /// [`Bpe::part_cuts`]).
+    split_after_newline: bool,
     /// With `all_byte_units`: the merge priority of each byte pair, `(a << 8) | b` → priority,
     /// `u32::MAX` when none. A piece's first round of pair lookups (one per byte) is the bulk of
     /// a merge's lookups; this 256 KB table stays in cache where the pair table (hundreds of
@@ -211,6 +215,21 @@ pub fn merge_ids(
 
 /// SentencePiece's word marker `▁` (U+2581), which stands for a space.
 const WORD_MARKER: &[u8] = "\u{2581}".as_bytes();
+
+/// The places from `from` on where [`Bpe::encode_marked_words`] cuts a piece that goes on its
+/// word marker `▁`s: before each `▁` that follows a character other than `▁`.
+fn marked_word_starts(piece: &[u8], from: usize) -> impl Iterator<Item = usize> + '_ {
+    // The markers are found by their first byte, then checked (callgrind, Mistral, mixed
+    // corpus, instructions per byte of encoding: `memmem::find_iter`, whose setup is paid once
+    // per word, 14; this 11; a plain loop over the bytes 21). `from` may be inside a character:
+    // the marker's first byte only ever starts one, and what precedes it is read in the whole
+    // piece.
+    memchr::memchr_iter(WORD_MARKER[0], &piece[from..])
+        .map(move |at| from + at)
+        .filter(|&at| {
+            at > 0 && piece[at..].starts_with(WORD_MARKER) && !piece[..at].ends_with(WORD_MARKER)
+        })
+}
 
 /// Whether every `▁` of `token` is in its leading run of them.
 fn marker_only_leading(token: &[u8]) -> bool {
@@ -484,10 +503,22 @@ impl Bpe {
             // A known `▁`, so that unknown characters never fuse across a cut.
             && vocab.contains(WORD_MARKER)
             && vocab.iter().all(|(token, _)| marker_only_leading(token));
+        let newline_unit = vocab.get(b"\n").or_else(|| {
+            byte_fallback_ids
+                .as_ref()
+                .and_then(|ids| ids[usize::from(b'\n')])
+        });
+        let split_after_newline = split_at_word_marker
+            && newline_unit.is_some_and(|unit| {
+                pair_list
+                    .iter()
+                    .all(|&(left, right, _)| left != unit && right != unit)
+            });
         let mut model = Bpe {
             cache_id: word_cache::new_model_id(),
             all_byte_units,
             split_at_word_marker,
+            split_after_newline,
             byte_pairs: Box::new([]),
             vocab,
             pairs,
@@ -595,6 +626,46 @@ impl Bpe {
     /// The vocabulary: token bytes and ids.
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
+    }
+
+    /// Whether a long piece may be cut at the places of [`Bpe::part_cuts`], its parts encoded
+    /// on their own giving the ids of the whole: the vocabulary allows it (see
+    /// [`Bpe::encode_pieces`]), and no dropout makes the merges random.
+    pub fn cuts_long_pieces(&self) -> bool {
+        self.split_at_word_marker && self.dropout.is_none()
+    }
+
+    /// Appends to `cuts` places where a piece may be cut (with [`Bpe::cuts_long_pieces`]), about
+    /// `step` bytes apart: the first place at or after each multiple of `step` past the last
+    /// cut that is a word start of [`marked_word_starts`] or, with `split_after_newline`, just
+    /// after a `\n`.
+    ///
+    /// Why the newlines: Japanese text has few spaces, so few word markers, and the Japanese
+    /// end of `long_document.py`'s 10 MB document was a few large parts; one thread encoded the
+    /// last of them while the other waited (Mistral: 1.68× on two threads with the markers
+    /// alone).
+    pub fn part_cuts(&self, piece: &[u8], step: usize, cuts: &mut Vec<usize>) {
+        let step = step.max(1);
+        let mut from = step;
+        while from < piece.len() {
+            let marker = marked_word_starts(piece, from).next();
+            let newline = match self.split_after_newline {
+                true => memchr::memchr(b'\n', &piece[from..]).map(|at| from + at + 1),
+                false => None,
+            };
+            let cut = match (marker, newline) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(cut) => cut,
+                    None => break,
+                },
+            };
+            if cut >= piece.len() {
+                break;
+            }
+            cuts.push(cut);
+            from = cut + step;
+        }
     }
 
     /// Encodes one pre-tokenized piece, appending its ids to `out`.
@@ -710,16 +781,9 @@ impl Bpe {
         out: &mut Vec<u32>,
     ) {
         let mut start = 0;
-        // The markers are found by their first byte, then checked (callgrind, Mistral, mixed
-        // corpus, instructions per byte of encoding: `memmem::find_iter`, whose setup is paid
-        // once per word, 14; this 11; a plain loop over the bytes 21).
-        let markers = memchr::memchr_iter(WORD_MARKER[0], piece)
-            .filter(|&at| piece[at..].starts_with(WORD_MARKER));
-        for at in markers {
-            if at > start && !piece[..at].ends_with(WORD_MARKER) {
-                self.encode_word(cache, ahead, &piece[start..at], out);
-                start = at;
-            }
+        for at in marked_word_starts(piece, 0) {
+            self.encode_word(cache, ahead, &piece[start..at], out);
+            start = at;
         }
         self.encode_word(cache, ahead, &piece[start..], out);
     }
@@ -1155,6 +1219,37 @@ impl MergeQueue for RadixHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn part_cuts_are_word_starts_or_line_starts() {
+        let path = crate::testing::data_dir().join("tokenizers/mistral-7b-v0.1/tokenizer.json");
+        let tok = crate::Tokenizer::from_file(&path).unwrap();
+        let crate::models::Model::Bpe(bpe) = &tok.model else {
+            panic!("a BPE model")
+        };
+        assert!(bpe.cuts_long_pieces() && bpe.split_after_newline);
+        // Every step, so that the search starts at every byte of runs of markers.
+        let mut rng = crate::testing::Rng(0x0DD_BA11_CAFE);
+        for _ in 0..500 {
+            let text = rng.text(&["\u{2581}", "\u{2581}\u{2581}", "a", "\n", "é"], 40);
+            let piece = text.as_bytes();
+            let words: Vec<usize> = marked_word_starts(piece, 0).collect();
+            for step in 1..=piece.len() {
+                let mut cuts = Vec::new();
+                bpe.part_cuts(piece, step, &mut cuts);
+                for &cut in &cuts {
+                    assert!(
+                        cut < piece.len() && (words.contains(&cut) || piece[cut - 1] == b'\n'),
+                        "{text:?} {step}: {cuts:?}"
+                    );
+                }
+                assert!(
+                    cuts.windows(2).all(|w| w[1] >= w[0] + step),
+                    "{text:?} {step}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn word_marker_only_in_the_leading_run() {

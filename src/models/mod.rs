@@ -63,6 +63,24 @@ impl Model {
         }
     }
 
+    /// Whether a long piece may be cut into parts encoded on their own, giving the ids of the
+    /// whole, at the places [`Model::part_cuts`] gives (BPE models whose vocabulary allows it,
+    /// see [`Bpe::cuts_long_pieces`]).
+    pub fn cuts_long_pieces(&self) -> bool {
+        match self {
+            Model::Bpe(bpe) => bpe.cuts_long_pieces(),
+            _ => false,
+        }
+    }
+
+    /// Appends to `cuts` places about `step` bytes apart where `piece` may be cut (see
+    /// [`Model::cuts_long_pieces`]).
+    pub fn part_cuts(&self, piece: &[u8], step: usize, cuts: &mut Vec<usize>) {
+        if let Model::Bpe(bpe) = self {
+            bpe.part_cuts(piece, step, cuts);
+        }
+    }
+
     /// Encodes pre-tokenized pieces in order, appending ids to `out`: one dispatch for all of
     /// them, and BPE borrows its per-thread cache once.
     #[inline]
