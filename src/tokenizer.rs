@@ -820,7 +820,7 @@ mod tests {
         // whitespace, the others after any line end.
         let line =
             "x  \nA.\nB \u{3000}\nC1\n2d\n\nE'\ns\ttab\nword<|endoftext|>\nZ\r\nq é\nÉ\n \n\n\
-                    。\nあ\n\u{301}x\n\n\nΣα\r\n\r\nß\n";
+                    。\nあ\n漢\n字\n\u{301}x\n\n\nΣα\r\n\r\nß\n";
         // An odd number of lines, so that the cut targets fall at every offset in a line.
         let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2 + 1);
         for name in ["cl100k_base", "o200k_base", "r50k_base"] {
@@ -842,6 +842,22 @@ mod tests {
                 "{name}"
             );
         }
+        // BERT's normalizer and pre-tokenizer (whitespace dropped), with its [CLS] and [SEP].
+        let path = crate::testing::data_dir().join("tokenizers/bert-base-uncased/tokenizer.json");
+        let tok = Tokenizer::from_file(&path).unwrap();
+        assert!(tok.line_cuts && tok.blank_line_cuts);
+        let mut whole = Vec::new();
+        tok.encode_into(&text, true, &mut whole);
+        let cuts = line_starts(&text, 2000, true);
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain([&text.len()]) {
+            tok.encode_with(&text[start..cut], SpecialTokens::Added, &mut parts);
+            start = cut;
+        }
+        tok.post_process_ids(true, &mut parts, 0);
+        assert!(parts == whole, "bert: the parts' ids differ");
+        assert!(tok.encode_parallel(&text, SpecialTokens::Added, true, Some(4)) == whole);
         let tok = Tokenizer::from_builtin("cl100k_base").unwrap();
         let mut with_specials = Vec::new();
         tok.encode_with(&text, SpecialTokens::Added, &mut with_specials);

@@ -164,6 +164,8 @@ def test_batch_lists_hold_exactly_their_references(
         "llama-3.1",
         "qwen2.5",
         "gpt2",
+        # Whitespace dropped by the pre-tokenizer, a normalizer that maps each character.
+        "bert-base-uncased",
         # No pre-tokenizer: the normalized text is cut at word markers instead.
         "mistral-7b-v0.1",
         "llama-2-7b-reconstructed",

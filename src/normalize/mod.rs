@@ -194,6 +194,8 @@ impl Normalizer {
     /// Whether normalizing the parts of a text cut at a line start (`x\nA`) gives the parts of
     /// its normalized form: true for the character-local normalizers (a line start is no
     /// composition or grapheme boundary question: `\n` and an ASCII letter never combine).
+    /// BERT's is one too: it maps or drops each character on its own (`\n` becomes a space),
+    /// and its NFD, when it strips accents, reorders marks only up to the next starter.
     pub fn keeps_line_starts(&self) -> bool {
         match self {
             Normalizer::Nfc
@@ -201,7 +203,8 @@ impl Normalizer {
             | Normalizer::Nfkc
             | Normalizer::Nfkd
             | Normalizer::Lowercase
-            | Normalizer::StripAccents => true,
+            | Normalizer::StripAccents
+            | Normalizer::Bert { .. } => true,
             Normalizer::Sequence(steps) => steps.iter().all(Normalizer::keeps_line_starts),
             _ => false,
         }

@@ -322,6 +322,10 @@ impl PreTokenizer {
             // Without its regex a ByteLevel only maps bytes; with it, it splits like GPT-2.
             PreTokenizer::ByteLevel(b) => !b.use_regex,
             PreTokenizer::Digits(_) => true,
+            // Whitespace is dropped: a run of it is no piece at all.
+            PreTokenizer::Chars(
+                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
+            ) => true,
             PreTokenizer::Sequence(steps) => {
                 steps.iter().all(PreTokenizer::ends_space_runs_at_newlines)
             }
@@ -366,6 +370,11 @@ impl PreTokenizer {
             PreTokenizer::ByteLevel(b) if !b.add_prefix_space && b.use_regex => LineCut::Cuts,
             PreTokenizer::ByteLevel(b) if !b.add_prefix_space => LineCut::Keeps,
             PreTokenizer::Digits(_) => LineCut::Keeps,
+            // Whitespace (`\n` among it) ends every piece and is dropped: the pieces on either
+            // side of any whitespace are the same whatever comes before or after it.
+            PreTokenizer::Chars(
+                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
+            ) => LineCut::Cuts,
             PreTokenizer::Sequence(steps) => {
                 let cuts: Vec<LineCut> = steps.iter().map(PreTokenizer::line_cut).collect();
                 if cuts.contains(&LineCut::Breaks) {
