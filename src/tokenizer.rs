@@ -129,6 +129,9 @@ pub struct Tokenizer {
     line_cuts: bool,
     /// Whether those line starts may follow whitespace ([`PreTokenizer::cuts_after_blank_lines`]).
     blank_line_cuts: bool,
+    /// Whether a long text may be cut before a space that follows a printable ASCII character
+    /// other than a space instead (see [`space_starts`]).
+    space_cuts: bool,
     /// Whether a long text may be cut in its normalized form instead, where the model allows
     /// (no pre-tokenizer, a model that [`Model::cuts_long_pieces`], and no added token matched
     /// in normalized text; see [`Tokenizer::encode_in_model_parts`]).
@@ -183,6 +186,21 @@ impl Tokenizer {
             && pre_tokenizer
                 .as_ref()
                 .is_some_and(PreTokenizer::cuts_after_blank_lines);
+        // Added tokens that hold whitespace could span such a cut, and one that takes the
+        // whitespace after it (rstrip) would reach across it. (One that takes the whitespace
+        // before it takes all of it: the cut is before it.)
+        let space_cuts = !line_cuts
+            && pre_tokenizer
+                .as_ref()
+                .is_some_and(PreTokenizer::cuts_before_spaces)
+            && normalizer
+                .as_ref()
+                .is_none_or(Normalizer::keeps_space_starts)
+            && !has_normalized_added
+            && added
+                .tokens()
+                .iter()
+                .all(|t| !t.rstrip && !t.content.contains(char::is_whitespace));
         let model_cuts =
             pre_tokenizer.is_none() && model.cuts_long_pieces() && !has_normalized_added;
         let tiling = pre_tokenizer
@@ -201,6 +219,7 @@ impl Tokenizer {
             tiling,
             line_cuts,
             blank_line_cuts,
+            space_cuts,
             model_cuts,
             normalizer,
             pre_tokenizer,
@@ -316,10 +335,13 @@ impl Tokenizer {
         crate::models::begin_call();
         let mut out = Vec::with_capacity(text.len() / 4 + 2);
         let workers = parallel::thread_count(threads);
-        let cuts = if self.line_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {
-            line_starts(text, workers * PARTS_PER_THREAD, self.blank_line_cuts)
-        } else {
-            Vec::new()
+        let long = workers > 1 && text.len() >= LONG_TEXT_BYTES;
+        let cuts = match (self.line_cuts, self.space_cuts) {
+            (true, _) if long => {
+                line_starts(text, workers * PARTS_PER_THREAD, self.blank_line_cuts)
+            }
+            (_, true) if long => space_starts(text, workers * PARTS_PER_THREAD),
+            _ => Vec::new(),
         };
         if cuts.is_empty() && self.model_cuts && workers > 1 && text.len() >= LONG_TEXT_BYTES {
             let parts = workers * PARTS_PER_THREAD;
@@ -763,6 +785,32 @@ pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<us
     cuts
 }
 
+/// Up to `parts - 1` cut positions spreading `text` into parts of similar size, each before a
+/// space that follows a printable ASCII character other than a space (see
+/// [`PreTokenizer::cuts_before_spaces`] and [`Normalizer::keeps_space_starts`]). For the
+/// SentencePiece Unigram files (T5, ALBERT), whose `Metaspace` makes no piece boundary at a line
+/// start but always one before a space.
+pub(crate) fn space_starts(text: &str, parts: usize) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let step = text.len() / parts.max(1);
+    let mut cuts = Vec::new();
+    if step == 0 {
+        return cuts;
+    }
+    let mut from = step;
+    while from < text.len() {
+        let limit = (from + step).min(text.len());
+        let found = memchr::memchr_iter(b' ', &bytes[from..limit])
+            .map(|i| from + i)
+            .find(|&at| at >= 1 && bytes[at - 1].is_ascii_graphic());
+        if let Some(at) = found {
+            cuts.push(at);
+        }
+        from = limit;
+    }
+    cuts
+}
+
 /// Cuts `text` at the matches of `matcher` (special tokens' texts), as tiktoken does with its
 /// special-token regex; `added_ids` maps an added token's text to its id.
 fn split_on(
@@ -904,6 +952,39 @@ mod tests {
         }
         for name in ["r50k_base", "cl100k_base"] {
             assert!(!Tokenizer::from_builtin(name).unwrap().model_cuts, "{name}");
+        }
+    }
+
+    #[test]
+    fn parts_cut_before_spaces_give_the_ids_of_the_whole() {
+        // Runs of spaces, quotes ALBERT's normalizer rewrites, its added tokens (`[MASK]` takes
+        // the whitespace before it), spaces after characters that are not printable ASCII (no
+        // cut there), lines, and text the precompiled maps rewrite.
+        let line = "a  b ``q'' [MASK] x.  (y) \u{3000} z\u{301} é \tTab\nLine \u{FF21}B \
+                    日本 語  </s> <extra_id_0> end. ";
+        let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2 + 1);
+        for name in ["t5-legal-small-fr-en", "albert-base-v2"] {
+            let path = crate::testing::data_dir().join(format!("tokenizers/{name}/tokenizer.json"));
+            let tok = Tokenizer::from_file(&path).unwrap();
+            assert!(tok.space_cuts && !tok.line_cuts, "{name}");
+            let mut whole = Vec::new();
+            tok.encode_with(&text, SpecialTokens::Added, &mut whole);
+            for count in [5000, 4999, 3001, 777] {
+                let cuts = space_starts(&text, count);
+                assert!(cuts.len() > count / 2, "{name}: {} cuts", cuts.len());
+                let mut parts = Vec::new();
+                let mut start = 0;
+                for &cut in cuts.iter().chain([&text.len()]) {
+                    tok.encode_with(&text[start..cut], SpecialTokens::Added, &mut parts);
+                    start = cut;
+                }
+                assert!(
+                    parts == whole,
+                    "{name}, {count} parts: the parts' ids differ"
+                );
+            }
+            tok.post_process_ids(true, &mut whole, 0);
+            assert!(tok.encode_parallel(&text, SpecialTokens::Added, true, Some(4)) == whole);
         }
     }
 

@@ -166,6 +166,9 @@ def test_batch_lists_hold_exactly_their_references(
         "gpt2",
         # Whitespace dropped by the pre-tokenizer, a normalizer that maps each character.
         "bert-base-uncased",
+        # Metaspace, no cut at a line start: cut before a space instead.
+        "t5-legal-small-fr-en",
+        "albert-base-v2",
         # No pre-tokenizer: the normalized text is cut at word markers instead.
         "mistral-7b-v0.1",
         "llama-2-7b-reconstructed",
@@ -174,9 +177,9 @@ def test_batch_lists_hold_exactly_their_references(
 def test_one_long_document_is_cut_and_encoded_in_parallel(
     name: str, tokenizers: Any, corpus: Any, data_dir: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A document over 1 MB is cut at line starts (or, normalized, at word markers) and its parts
-    encoded on several threads; the ids must be the reference's for the whole document, whatever
-    the thread count."""
+    """A document over 1 MB is cut at line starts (or before spaces, or, normalized, at word
+    markers) and its parts encoded on several threads; the ids must be the reference's for the
+    whole document, whatever the thread count."""
     text = "".join(
         "".join(corpus.sample(folder).texts) for folder in ("en", "code", "multilingual", "ja")
     )

@@ -210,6 +210,40 @@ impl Normalizer {
         }
     }
 
+    /// Whether normalizing the parts of a text cut before a space that follows a printable
+    /// ASCII character other than a space (`x| y`) gives the parts of its normalized form.
+    ///
+    /// True for steps that keep printable ASCII characters printable ASCII characters other
+    /// than a space (so that every later step sees the same kind of cut) and look at nothing
+    /// across such a cut: the character-local forms and lowercasing, a precompiled map that
+    /// leaves printable ASCII as it is (T5's, ALBERT's: an ASCII character next to a space is a
+    /// cluster of its own), a one-string `Replace` between such characters (ALBERT's ``` `` ```
+    /// → `"`), and the runs of spaces or whitespace made one space (a run after the cut is
+    /// wholly in the second part, since the first ends with a character that is not a space,
+    /// and the second part still starts with a space).
+    pub fn keeps_space_starts(&self) -> bool {
+        let graphic = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+        match self {
+            Normalizer::Nfc
+            | Normalizer::Nfd
+            | Normalizer::Nfkc
+            | Normalizer::Nfkd
+            | Normalizer::Lowercase
+            | Normalizer::StripAccents => true,
+            Normalizer::Precompiled(map) => map.keeps_printable_ascii(),
+            Normalizer::Replace {
+                pattern: ReplacePattern::SpaceRuns | ReplacePattern::WhitespaceRuns,
+                content,
+            } => content == " ",
+            Normalizer::Replace {
+                pattern: ReplacePattern::String(literal),
+                content,
+            } => graphic(literal) && graphic(content),
+            Normalizer::Sequence(steps) => steps.iter().all(Normalizer::keeps_space_starts),
+            _ => false,
+        }
+    }
+
     /// Writes the normalized form of `text` into `out` (cleared first).
     pub fn normalize(&self, text: &str, out: &mut String) {
         if !self.normalize_or_keep(text, out) {

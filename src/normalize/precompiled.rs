@@ -203,6 +203,12 @@ impl Precompiled {
         self.normalized.get(start..start + len)
     }
 
+    /// Whether the map leaves every printable ASCII character (`' '..='~'`) as it is, each its
+    /// own cluster next to another ASCII character.
+    pub fn keeps_printable_ascii(&self) -> bool {
+        self.printable_plain
+    }
+
     /// Appends the normalized form of `text` to `out`.
     pub fn normalize(&self, text: &str, out: &mut String) {
         if !self.normalize_or_keep(text, out) {

@@ -299,6 +299,23 @@ impl PreTokenizer {
         self.line_cut() == LineCut::Cuts
     }
 
+    /// Whether the pieces of a text are the pieces of its parts when it is cut before a space
+    /// that follows a printable ASCII character other than a space (`x| y`).
+    ///
+    /// Why it holds: a `Metaspace` that splits turns the space into its replacement, before
+    /// which it always cuts, and puts no second replacement in front of a part that starts with
+    /// one (`always`, `never`; `first` treats the first piece apart); the whitespace splitters
+    /// drop the space and cut there.
+    pub fn cuts_before_spaces(&self) -> bool {
+        match self {
+            PreTokenizer::Metaspace(m) => m.split && m.prepend_scheme != PrependScheme::First,
+            PreTokenizer::Chars(
+                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
+            ) => true,
+            _ => false,
+        }
+    }
+
     /// Whether, beyond [`PreTokenizer::cuts_at_line_starts`], a line start may also follow
     /// whitespace (`x\n\nA`, `x  \nA`: after a blank line, the paragraph break of most prose).
     ///
