@@ -188,7 +188,8 @@ impl Tokenizer {
                 .is_some_and(PreTokenizer::cuts_after_blank_lines);
         // Added tokens that hold whitespace could span such a cut, and one that takes the
         // whitespace after it (rstrip) would reach across it. (One that takes the whitespace
-        // before it takes all of it: the cut is before it.)
+        // before it takes all of it: the cut is before it. One matched in the normalized text
+        // has no whitespace there either: the normalizer keeps printable ASCII as it is.)
         let space_cuts = !line_cuts
             && pre_tokenizer
                 .as_ref()
@@ -196,7 +197,6 @@ impl Tokenizer {
             && normalizer
                 .as_ref()
                 .is_none_or(Normalizer::keeps_space_starts)
-            && !has_normalized_added
             && added
                 .tokens()
                 .iter()
@@ -958,12 +958,17 @@ mod tests {
     #[test]
     fn parts_cut_before_spaces_give_the_ids_of_the_whole() {
         // Runs of spaces, quotes ALBERT's normalizer rewrites, its added tokens (`[MASK]` takes
-        // the whitespace before it), spaces after characters that are not printable ASCII (no
-        // cut there), lines, and text the precompiled maps rewrite.
+        // the whitespace before it), CLIP's (one matched in normalized text), spaces after
+        // characters that are not printable ASCII (no cut there), lines, and text the
+        // normalizers rewrite.
         let line = "a  b ``q'' [MASK] x.  (y) \u{3000} z\u{301} é \tTab\nLine \u{FF21}B \
-                    日本 語  </s> <extra_id_0> end. ";
+                    日本 語  </s> <extra_id_0> end. It's <|startoftext|> <|endoftext|>x \r\n ";
         let text = line.repeat((LONG_TEXT_BYTES / line.len()) * 2 + 1);
-        for name in ["t5-legal-small-fr-en", "albert-base-v2"] {
+        for name in [
+            "t5-legal-small-fr-en",
+            "albert-base-v2",
+            "clip-vit-base-patch32",
+        ] {
             let path = crate::testing::data_dir().join(format!("tokenizers/{name}/tokenizer.json"));
             let tok = Tokenizer::from_file(&path).unwrap();
             assert!(tok.space_cuts && !tok.line_cuts, "{name}");

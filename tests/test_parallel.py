@@ -166,9 +166,11 @@ def test_batch_lists_hold_exactly_their_references(
         "gpt2",
         # Whitespace dropped by the pre-tokenizer, a normalizer that maps each character.
         "bert-base-uncased",
-        # Metaspace, no cut at a line start: cut before a space instead.
+        # No cut at a line start (Metaspace; CLIP's whitespace made one space): cut before a
+        # space instead.
         "t5-legal-small-fr-en",
         "albert-base-v2",
+        "clip-vit-base-patch32",
         # No pre-tokenizer: the normalized text is cut at word markers instead.
         "mistral-7b-v0.1",
         "llama-2-7b-reconstructed",

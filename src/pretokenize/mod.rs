@@ -305,13 +305,20 @@ impl PreTokenizer {
     /// Why it holds: a `Metaspace` that splits turns the space into its replacement, before
     /// which it always cuts, and puts no second replacement in front of a part that starts with
     /// one (`always`, `never`; `first` treats the first piece apart); the whitespace splitters
-    /// drop the space and cut there.
+    /// and CLIP's `Split` drop the space and cut there. In a sequence, once a step has cut
+    /// there, each later step works on the same pieces, one at a time; so the first step must
+    /// cut there, and no step may tell the first piece apart.
     pub fn cuts_before_spaces(&self) -> bool {
         match self {
             PreTokenizer::Metaspace(m) => m.split && m.prepend_scheme != PrependScheme::First,
             PreTokenizer::Chars(
                 CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
             ) => true,
+            PreTokenizer::Split(split) => split.cuts_before_spaces(),
+            PreTokenizer::Sequence(steps) => {
+                steps.first().is_some_and(PreTokenizer::cuts_before_spaces)
+                    && !steps.iter().any(PreTokenizer::needs_origin)
+            }
             _ => false,
         }
     }

@@ -84,6 +84,15 @@ impl Split {
         self.tiling().is_some()
     }
 
+    /// Whether this split always cuts a text before a space that follows a printable ASCII
+    /// character (see [`PreTokenizer::cuts_before_spaces`](super::PreTokenizer::cuts_before_spaces)):
+    /// CLIP's pattern, whose matches are kept and never hold whitespace, and look at nothing past
+    /// their end.
+    pub(crate) fn cuts_before_spaces(&self) -> bool {
+        let keeps_matches = self.behavior == SplitBehavior::Removed && self.invert;
+        matches!(&self.matcher, Matcher::Regex(regex) if keeps_matches && regex.known() == Some(KnownPattern::Clip))
+    }
+
     /// The known pattern whose matches are exactly this split's pieces. A known pattern's
     /// matches tile any text, so the `find_matches` list holds matches only: isolating them
     /// keeps each as a piece, and so does removing the inverted ones (tiktoken's encodings are
