@@ -315,6 +315,9 @@ impl PreTokenizer {
                 CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
             ) => true,
             PreTokenizer::Split(split) => split.cuts_before_spaces(),
+            // GPT-2's pattern, as the known `Split` (a prefix space would go in front of the
+            // second part only when it does not start with a space: never; kept out anyway).
+            PreTokenizer::ByteLevel(b) => b.use_regex && !b.add_prefix_space,
             PreTokenizer::Sequence(steps) => {
                 steps.first().is_some_and(PreTokenizer::cuts_before_spaces)
                     && !steps.iter().any(PreTokenizer::needs_origin)

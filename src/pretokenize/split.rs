@@ -86,11 +86,15 @@ impl Split {
 
     /// Whether this split always cuts a text before a space that follows a printable ASCII
     /// character (see [`PreTokenizer::cuts_before_spaces`](super::PreTokenizer::cuts_before_spaces)):
-    /// CLIP's pattern, whose matches are kept and never hold whitespace, and look at nothing past
-    /// their end.
+    /// CLIP's pattern, whose matches are kept and never hold whitespace; and the known patterns
+    /// that tile ([`Split::tiling`]), where a space may start a match but only a whitespace
+    /// alternative goes on after one, and those cannot start at the character before it. None
+    /// looks behind, and the only look-ahead (`\s+(?!\S)`, `\s++$`) is in runs of whitespace,
+    /// which the first part does not end with.
     pub(crate) fn cuts_before_spaces(&self) -> bool {
         let keeps_matches = self.behavior == SplitBehavior::Removed && self.invert;
-        matches!(&self.matcher, Matcher::Regex(regex) if keeps_matches && regex.known() == Some(KnownPattern::Clip))
+        let clip = matches!(&self.matcher, Matcher::Regex(regex) if keeps_matches && regex.known() == Some(KnownPattern::Clip));
+        clip || self.tiling().is_some()
     }
 
     /// The known pattern whose matches are exactly this split's pieces. A known pattern's
