@@ -493,12 +493,17 @@ impl Tokenizer {
                 _ => None,
             })
             .collect();
+        /// What one thread encodes: an added token, or a part of a normalized text.
+        enum Job<'a> {
+            Token(u32),
+            Part(&'a [u8]),
+        }
         let step = text.len().div_ceil(parts.max(1)).max(1);
-        let mut jobs: Vec<Result<u32, &[u8]>> = Vec::new();
+        let mut jobs = Vec::new();
         let mut cuts = Vec::new();
         for (segment, normalized) in segments.iter().zip(&normalized) {
             match segment {
-                Segment::Token { id, .. } => jobs.push(Ok(*id)),
+                Segment::Token { id, .. } => jobs.push(Job::Token(*id)),
                 Segment::Text(range) => {
                     let piece = match normalized {
                         Some(normalized) => normalized.as_bytes(),
@@ -509,7 +514,7 @@ impl Tokenizer {
                     let mut start = 0;
                     for &end in cuts.iter().chain([&piece.len()]) {
                         if end > start {
-                            jobs.push(Err(&piece[start..end]));
+                            jobs.push(Job::Part(&piece[start..end]));
                         }
                         start = end;
                     }
@@ -517,8 +522,8 @@ impl Tokenizer {
             }
         }
         let encoded = parallel::map(&jobs, text.len(), threads, |job| match *job {
-            Ok(id) => vec![id],
-            Err(piece) => {
+            Job::Token(id) => vec![id],
+            Job::Part(piece) => {
                 let mut ids = Vec::with_capacity(piece.len() / 3 + 1);
                 self.model.encode_piece(piece, &mut ids);
                 ids
@@ -792,7 +797,8 @@ pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<us
 /// space that follows a printable ASCII character other than a space (see
 /// [`PreTokenizer::cuts_before_spaces`] and [`Normalizer::keeps_space_starts`]). For the
 /// SentencePiece Unigram files (T5, ALBERT), whose `Metaspace` makes no piece boundary at a line
-/// start but always one before a space.
+/// start but always one before a space, for CLIP, whose normalizer makes each line end a space,
+/// and for GPT-2's pattern, which has no cut after a blank line.
 pub(crate) fn space_starts(text: &str, parts: usize) -> Vec<usize> {
     let bytes = text.as_bytes();
     let step = text.len() / parts.max(1);
