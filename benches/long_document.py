@@ -1,15 +1,16 @@
 """One long document on one core and on all cores: how ferrotok's ``encode`` scales.
 
-    python benches/long_document.py              # 10 MB, the byte-level and SentencePiece files
+    python benches/long_document.py              # 10 MB, a file of each kind
     python benches/long_document.py --mb 2 --only o200k_base --out FILE
 
 Issue 4 asks that one 10 MB document encode at least 1.7 times as fast on both cores as on one,
 with output identical. ``Tokenizer.encode`` and ``encode_batch_numpy`` of a batch of one cut a
-long text at line starts where no pre-token can cross (see ``Tokenizer::encode_parallel``) and
-encode the parts on the thread pool; a tokenizer whose pipeline allows no such cut (no
-pre-tokenizer, or a normalizer or added token that could reach across a line start) encodes it
-whole. Both outputs are timed: the array (``encode_batch_numpy([text])``) and the list
-(``encode(text)``, whose conversion into Python ints is one thread's work after the encoding).
+long text where no pre-token can cross (line starts, or spaces after a printable ASCII
+character; for a file without a pre-tokenizer, word starts and line ends of the normalized
+text where no merge can reach across: see ``Tokenizer::encode_parallel``) and encode the parts
+on the thread pool; a tokenizer whose pipeline allows no such cut encodes it whole. Both
+outputs are timed: the array (``encode_batch_numpy([text])``) and the list (``encode(text)``,
+whose conversion into Python ints is one thread's work after the encoding).
 
 The document is the shared corpus (every folder, files in name order) concatenated up to
 ``--mb`` megabytes. Each thread setting runs in its own process, pinned to one core or given
@@ -42,8 +43,11 @@ DEFAULT_FILES = (
     "llama-3.1",
     "qwen2.5",
     "gpt2",
+    "clip-vit-base-patch32",
     "mistral-7b-v0.1",
+    "llama-2-7b-reconstructed",
     "bert-base-uncased",
+    "albert-base-v2",
     "t5-legal-small-fr-en",
 )
 TARGET = 1.7
