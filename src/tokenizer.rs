@@ -772,6 +772,23 @@ const PARTS_PER_THREAD: usize = 16;
 /// left the other thread idle.
 pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<usize> {
     let bytes = text.as_bytes();
+    spread_cuts(text, parts, |from, limit| {
+        memchr::memchr_iter(b'\n', &bytes[from..limit])
+            .map(|i| from + i + 1)
+            .find(|&at| {
+                at >= 2 && letter_at(text, at) && (after_space || !space_before(text, at - 1))
+            })
+    })
+}
+
+/// Up to `parts - 1` cut positions spreading `text` into parts of similar size: in each stretch
+/// of `text.len() / parts` bytes after the first, the place `first_in(from, limit)` finds in
+/// `from..limit`, if any.
+fn spread_cuts(
+    text: &str,
+    parts: usize,
+    first_in: impl Fn(usize, usize) -> Option<usize>,
+) -> Vec<usize> {
     let step = text.len() / parts.max(1);
     let mut cuts = Vec::new();
     if step == 0 {
@@ -780,14 +797,7 @@ pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<us
     let mut from = step;
     while from < text.len() {
         let limit = (from + step).min(text.len());
-        let found = memchr::memchr_iter(b'\n', &bytes[from..limit])
-            .map(|i| from + i + 1)
-            .find(|&at| {
-                at >= 2 && letter_at(text, at) && (after_space || !space_before(text, at - 1))
-            });
-        if let Some(at) = found {
-            cuts.push(at);
-        }
+        cuts.extend(first_in(from, limit));
         from = limit;
     }
     cuts
@@ -801,23 +811,11 @@ pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<us
 /// and for GPT-2's pattern, which has no cut after a blank line.
 pub(crate) fn space_starts(text: &str, parts: usize) -> Vec<usize> {
     let bytes = text.as_bytes();
-    let step = text.len() / parts.max(1);
-    let mut cuts = Vec::new();
-    if step == 0 {
-        return cuts;
-    }
-    let mut from = step;
-    while from < text.len() {
-        let limit = (from + step).min(text.len());
-        let found = memchr::memchr_iter(b' ', &bytes[from..limit])
+    spread_cuts(text, parts, |from, limit| {
+        memchr::memchr_iter(b' ', &bytes[from..limit])
             .map(|i| from + i)
-            .find(|&at| at >= 1 && bytes[at - 1].is_ascii_graphic());
-        if let Some(at) = found {
-            cuts.push(at);
-        }
-        from = limit;
-    }
-    cuts
+            .find(|&at| at >= 1 && bytes[at - 1].is_ascii_graphic())
+    })
 }
 
 /// Cuts `text` at the matches of `matcher` (special tokens' texts), as tiktoken does with its

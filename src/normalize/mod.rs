@@ -198,16 +198,24 @@ impl Normalizer {
     /// and its NFD, when it strips accents, reorders marks only up to the next starter.
     pub fn keeps_line_starts(&self) -> bool {
         match self {
-            Normalizer::Nfc
-            | Normalizer::Nfd
-            | Normalizer::Nfkc
-            | Normalizer::Nfkd
-            | Normalizer::Lowercase
-            | Normalizer::StripAccents
-            | Normalizer::Bert { .. } => true,
+            Normalizer::Bert { .. } => true,
             Normalizer::Sequence(steps) => steps.iter().all(Normalizer::keeps_line_starts),
-            _ => false,
+            _ => self.is_character_local(),
         }
+    }
+
+    /// The normal forms, lowercasing and accent stripping: each character's output depends on
+    /// it alone, or (composition, the order of marks) on the characters up to the next starter.
+    fn is_character_local(&self) -> bool {
+        matches!(
+            self,
+            Normalizer::Nfc
+                | Normalizer::Nfd
+                | Normalizer::Nfkc
+                | Normalizer::Nfkd
+                | Normalizer::Lowercase
+                | Normalizer::StripAccents
+        )
     }
 
     /// Whether normalizing the parts of a text cut before a space that follows a printable
@@ -224,12 +232,6 @@ impl Normalizer {
     pub fn keeps_space_starts(&self) -> bool {
         let graphic = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
         match self {
-            Normalizer::Nfc
-            | Normalizer::Nfd
-            | Normalizer::Nfkc
-            | Normalizer::Nfkd
-            | Normalizer::Lowercase
-            | Normalizer::StripAccents => true,
             Normalizer::Precompiled(map) => map.keeps_printable_ascii(),
             Normalizer::Replace {
                 pattern: ReplacePattern::SpaceRuns | ReplacePattern::WhitespaceRuns,
@@ -240,7 +242,7 @@ impl Normalizer {
                 content,
             } => graphic(literal) && graphic(content),
             Normalizer::Sequence(steps) => steps.iter().all(Normalizer::keeps_space_starts),
-            _ => false,
+            _ => self.is_character_local(),
         }
     }
 
