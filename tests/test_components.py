@@ -10,6 +10,8 @@ and cover the characters of the strategies, so most text reaches the model as kn
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import string
 from typing import Any
 
@@ -521,10 +523,23 @@ def test_bpe_dropout(name: str, tokenizers: Any, corpus: Any) -> None:
     assert first != second
     reference = [e.ids for e in hf.encode_batch(texts)]
     assert mine.decode_batch(first) == hf.decode_batch(reference, skip_special_tokens=False)
-    # Skipping merges can take another path to fewer tokens on one text, not on a corpus.
     for ids, high in zip(first, unmerged, strict=False):
         assert len(ids) <= high
-    assert sum(map(len, first)) > sum(merged)
+
+    # The corpus's token count is random in both libraries, and must follow the reference's
+    # distribution. A skipped merge goes back into the queue after the next merge, so in a
+    # long piece (Mistral has no pre-tokenizer: a whole line is one piece) nearly every skip
+    # is made up later: the count is only about 8 above the merged 70,096, with a spread of
+    # 4, and one run can even fall below it. So runs are compared as means, against the
+    # reference's, within five standard errors of their difference (a false alarm about once
+    # in two million).
+    runs = 8
+    ours = [sum(map(len, ids)) for ids in [first, second]]
+    ours += [sum(map(len, mine.encode_batch(texts))) for _ in range(runs - 2)]
+    theirs = [sum(len(e.ids) for e in hf.encode_batch(texts)) for _ in range(runs)]
+    error = math.sqrt((statistics.variance(ours) + statistics.variance(theirs)) / runs)
+    assert abs(statistics.mean(ours) - statistics.mean(theirs)) <= 5 * error + 1
+    assert statistics.mean(ours) > sum(merged)
 
     document["model"]["dropout"] = 1.5
     with pytest.raises(ferrotok.TokenizerFileError, match=r"model\.dropout"):
