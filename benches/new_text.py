@@ -61,8 +61,11 @@ def measure(
             )
             continue
         # Each output kind on a tokenizer object of its own: one that had encoded the second
-        # half for another output kind would not see new text.
+        # half for another output kind would not see new text. (`compare` keeps ferrotok's
+        # tokenizers, one per file, for `scaling.py`: emptied here, or the list row was timed on
+        # the array row's warm object.)
         for index in range(count):
+            compare.ferrotok_tokenizer.cache_clear()
             case = builder(source, path, args.data, 1)[index]
             row: dict[str, Any] = {
                 "file": source.name,
