@@ -104,15 +104,51 @@ def test_long_batch_answers_ctrl_c(call: str) -> None:
     assert child.returncode != 0
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no setitimer on Windows")
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_interrupted_lists_leave_reference_counts_as_they_were(num_threads: int) -> None:
+    """The lists' references are added to the shared ints after the lists are made (see
+    src/python/lists.rs); a batch interrupted halfway drops the lists it made, and must first
+    add their references, or each drop would take an int's count below its references."""
+    tok = ferrotok.Tokenizer.from_builtin("o200k_base")
+    words = [f"word{i} " for i in range(3000)]
+    documents = ["".join(words[i % 7 :: 7]) * 4 for i in range(2000)]
+    first = tok.encode_batch(documents, num_threads=num_threads)
+    ints = {id_: id_ for ids in first for id_ in ids if id_ > 256}
+    watched = sorted(ints)[:: max(1, len(ints) // 200)]
+    del first
+    before = [sys.getrefcount(ints[id_]) for id_ in watched]
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    interrupted = 0
+    try:
+        for delay in (0.002, 0.005, 0.01, 0.02, 0.05):
+            signal.setitimer(signal.ITIMER_REAL, delay)
+            try:
+                tok.encode_batch(documents * 20, num_threads=num_threads)
+            except KeyboardInterrupt:
+                interrupted += 1
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert interrupted > 0, "no batch was interrupted: make it longer"
+    assert [sys.getrefcount(ints[id_]) for id_ in watched] == before
+
+
 @pytest.mark.parametrize("num_threads", [1, 2])
 @pytest.mark.parametrize("call", ["encode_batch", "encode_ordinary_batch", "encode_with_special"])
 def test_batch_lists_hold_exactly_their_references(
     corpus: Any, tokenizers: Any, num_threads: int, call: str
 ) -> None:
-    """Lists share one int per id, and the references a chunk's lists take are added to each int
-    as one sum (src/python/lists.rs). While a batch's lists live, each int's reference count must
-    be up by exactly its occurrences, and back where it was once they are gone. The batch is
-    large enough for the int table and, on two threads, for many chunks."""
+    """Lists share one int per id, and the references the batch's lists take are added to each
+    int as one sum, after the lists are made (src/python/lists.rs). While a batch's lists live,
+    each int's reference count must be up by exactly its occurrences, and back where it was once
+    they are gone. The batch is large enough for the int table and, on two threads, for many
+    chunks."""
     texts = corpus.sample("multilingual").texts + corpus.sample("code").texts
     enc = ferrotok.get_encoding("o200k_base")
     tok = ferrotok.Tokenizer.from_builtin("o200k_base")

@@ -10,10 +10,11 @@
 //!   shared references: 13 → 30 MB/s on two threads, when it came in.
 //! - **A cache miss per id.** Sharing turned each id into a reference-count increment on an int
 //!   somewhere in the table's 6.4 MB of objects (o200k), and a load from its 1.6 MB array of
-//!   pointers: `_Py_IncRef` and that load were 20% of `encode_batch`, 16 ns per id. So a chunk's
-//!   references are counted first, in an array of 4 bytes per id, and each distinct int's count
-//!   is raised once ([`IntTable::add_references`]): the conversion went from 34 to 16 ms
-//!   (numpy output took 38 ms for the whole encoding, in the same runs).
+//!   pointers: `_Py_IncRef` and that load were 20% of `encode_batch`, 16 ns per id. So the
+//!   references are counted, in an array of 4 bytes per id, and each distinct int's count is
+//!   raised once ([`IntTable::add_references`]): the conversion went from 34 to 16 ms (numpy
+//!   output took 38 ms for the whole encoding, in the same runs). They are raised once per
+//!   batch, not once per chunk ([`References`]).
 //! - **The garbage collector.** Every list is a tracked container, so a batch of thousands of
 //!   documents set off collections that walked the lists already built (10% of
 //!   `encode_ordinary_batch`); [`GcPause`] stops it meanwhile. Lists of ints hold no cycles.
@@ -102,8 +103,10 @@ pub(super) fn ids_list<'py>(
     match table {
         Some(table) if ids.len() >= COUNTED_MIN_IDS => {
             let mut lists = Vec::with_capacity(1);
-            References::default().add(table, ids);
-            lists_of_owned(py, table, ids, &[ids.len()], &mut lists)?;
+            let mut references = References::default();
+            let filled = lists_of_owned(py, table, ids, &[ids.len()], &mut lists, &mut references);
+            references.add_to(table);
+            filled?;
             Ok(lists.swap_remove(0))
         }
         Some(table) => table.list(py, ids),
@@ -111,20 +114,33 @@ pub(super) fn ids_list<'py>(
     }
 }
 
-/// Adds the references a conversion is about to hand to lists, one addition per distinct id
-/// (see the module docs).
+/// The references that lists hold to the table's ints and that the ints do not count yet: counted
+/// here per id, and added to each distinct int at once ([`References::add_to`]).
+///
+/// Why not per chunk: adding a chunk's references touches the int object of each distinct id of
+/// the chunk, somewhere in the table's megabytes of objects, and an id of middling frequency
+/// is in many chunks. Counted over the whole batch, each int is touched once. `perf`, o200k,
+/// `compare.py`'s 4 MB batch of lists on two threads: the counting and adding was a fifth of the
+/// calling thread's samples. Callgrind of three such calls (two threads, a simulated 1 MB last
+/// level), this module's functions: 106M → 90M instructions, 957k → 777k last-level misses;
+/// timed in turns in one process, within the noise (−3% to +6%).
+///
+/// Until they are added, the ints' counts are lower than their references: safe because the
+/// table holds a reference to each int of its own (so none is freed meanwhile), and no Python
+/// code sees the lists before the call returns. Every way out of a conversion adds them first:
+/// [`ListSink`]'s drop, and [`ids_list`].
 #[derive(Default)]
 struct References {
-    /// Per id, its references among the ids counted (zero between calls); allocated by the first
-    /// call.
+    /// Per id, the references counted and not yet added (zero after [`References::add_to`]);
+    /// allocated by the first count.
     counts: Vec<u32>,
     /// The ids whose count is not zero.
     counted: Vec<u32>,
 }
 
 impl References {
-    /// Adds one reference to the table's int for each of `ids` that is in the table.
-    fn add(&mut self, table: &IntTable, ids: &[u32]) {
+    /// Counts one reference for each of `ids` that is in the table.
+    fn count(&mut self, table: &IntTable, ids: &[u32]) {
         if self.counts.is_empty() {
             self.counts = vec![0; table.ints.len()];
         }
@@ -136,6 +152,10 @@ impl References {
                 *count += 1;
             }
         }
+    }
+
+    /// Adds the references counted to the table's ints.
+    fn add_to(&mut self, table: &IntTable) {
         for id in self.counted.drain(..) {
             table.add_references(id, std::mem::take(&mut self.counts[id as usize]));
         }
@@ -143,15 +163,15 @@ impl References {
 }
 
 /// Appends to `lists` one list per length in `lengths` of consecutive `ids`, with the table's
-/// ints, whose references were added already ([`References::add`]).
+/// ints; the references the lists take are counted in `references`, to be added later.
 fn lists_of_owned<'py>(
     py: Python<'py>,
     table: &IntTable,
     ids: &[u32],
     lengths: &[usize],
     lists: &mut Vec<Bound<'py, PyList>>,
+    references: &mut References,
 ) -> PyResult<()> {
-    let in_table = |id: u32| (id as usize) < table.ints.len();
     let mut start = 0;
     for &len in lengths {
         let list_ids = &ids[start..start + len];
@@ -159,11 +179,6 @@ fn lists_of_owned<'py>(
         // SAFETY: the GIL is held; `PyList_New` returns a new list or null with an error set.
         let list = unsafe { ffi::PyList_New(len as ffi::Py_ssize_t) };
         if list.is_null() {
-            // Give back the references added for this list and the ones after it.
-            for &id in ids[start - len..].iter().filter(|&&id| in_table(id)) {
-                // SAFETY: each was added and not yet handed to a list.
-                unsafe { ffi::Py_DecRef(table.ints[id as usize].as_ptr()) };
-            }
             return Err(PyErr::fetch(py));
         }
         for (index, &id) in list_ids.iter().enumerate() {
@@ -171,10 +186,12 @@ fn lists_of_owned<'py>(
                 Some(int) => int.as_ptr(),
                 None => int_object(py, id).into_ptr(),
             };
-            // SAFETY: `list` is a new list of `len` empty items; `PyList_SetItem` takes over
-            // `int`'s reference (added before, or new), and cannot fail for an index in range.
+            // SAFETY: `list` is a new list of `len` empty items; `PyList_SetItem` takes over a
+            // reference to `int` (a table int's is counted just below, see `References`; a new
+            // int's is its own), and cannot fail for an index in range.
             unsafe { ffi::PyList_SetItem(list, index as ffi::Py_ssize_t, int) };
         }
+        references.count(table, list_ids);
         // SAFETY: `list` is a new reference to a list.
         lists.push(unsafe { Bound::from_owned_ptr(py, list).cast_into_unchecked() });
     }
@@ -217,15 +234,35 @@ impl<'py, 't> ListSink<'py, 't> {
     }
 
     /// The lists, one per document taken.
-    pub(super) fn finish(self) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(self.py, self.lists)
+    pub(super) fn finish(mut self) -> PyResult<Bound<'py, PyList>> {
+        // Before the lists are given away: if making the outer list fails, they are dropped.
+        if let Some(table) = self.table {
+            self.references.add_to(table);
+        }
+        PyList::new(self.py, std::mem::take(&mut self.lists))
     }
 
-    /// Converts `chunk` with ints from `table` (see the module docs): counts each id's references,
-    /// adds them to its int at once, then fills the lists with references already owned.
+    /// Converts `chunk` with ints from `table` (see the module docs): fills the lists, and
+    /// counts the references they take, which are added when the sink is dropped.
     fn take_from_table(&mut self, table: &IntTable, chunk: &Chunk) -> PyResult<()> {
-        self.references.add(table, &chunk.ids);
-        lists_of_owned(self.py, table, &chunk.ids, &chunk.lengths, &mut self.lists)
+        lists_of_owned(
+            self.py,
+            table,
+            &chunk.ids,
+            &chunk.lengths,
+            &mut self.lists,
+            &mut self.references,
+        )
+    }
+}
+
+impl Drop for ListSink<'_, '_> {
+    /// Adds the references the lists took (see [`References`]), before the lists can be dropped
+    /// (on an error, with the sink) or reach Python (after [`ListSink::finish`]).
+    fn drop(&mut self) {
+        if let Some(table) = self.table {
+            self.references.add_to(table);
+        }
     }
 }
 
