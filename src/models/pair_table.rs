@@ -121,7 +121,12 @@ impl PairTable {
     }
 
     /// The priority of merging `left` and `right`, if they merge.
-    #[inline]
+    ///
+    /// Always inlined: merging calls it twice per merge, and as a call (LLVM did not inline it
+    /// into `merge_short`) it cost a fifth of Mistral's new-text instructions. Callgrind, the
+    /// new-text pass of `encode_corpus` (0.5 MB each of en, multilingual, ja): Mistral 94.5M →
+    /// 87.8M instructions, o200k 105.8M → 99.7M.
+    #[inline(always)]
     pub(crate) fn get(&self, left: u32, right: u32) -> Option<u32> {
         match &self.0 {
             Repr::Grouped { starts, slots } => {
