@@ -1289,13 +1289,18 @@ impl MergeQueue for RadixHeap {
 mod tests {
     use super::*;
 
+    /// Mistral's BPE model, from the shared data.
+    fn mistral() -> Bpe {
+        let path = crate::testing::data_dir().join("tokenizers/mistral-7b-v0.1/tokenizer.json");
+        match crate::Tokenizer::from_file(&path).unwrap().model {
+            crate::models::Model::Bpe(bpe) => bpe,
+            _ => panic!("a BPE model"),
+        }
+    }
+
     #[test]
     fn part_cuts_are_word_starts_or_line_starts() {
-        let path = crate::testing::data_dir().join("tokenizers/mistral-7b-v0.1/tokenizer.json");
-        let tok = crate::Tokenizer::from_file(&path).unwrap();
-        let crate::models::Model::Bpe(bpe) = &tok.model else {
-            panic!("a BPE model")
-        };
+        let bpe = mistral();
         assert!(bpe.cuts_long_pieces() && bpe.split_after_newline);
         // Every step, so that the search starts at every byte of runs of markers.
         let mut rng = crate::testing::Rng(0x0DD_BA11_CAFE);
@@ -1322,11 +1327,7 @@ mod tests {
 
     #[test]
     fn character_table_gives_the_units_of_the_vocabulary_lookups() {
-        let path = crate::testing::data_dir().join("tokenizers/mistral-7b-v0.1/tokenizer.json");
-        let tok = crate::Tokenizer::from_file(&path).unwrap();
-        let crate::models::Model::Bpe(with_table) = &tok.model else {
-            panic!("a BPE model")
-        };
+        let with_table = mistral();
         assert!(with_table.char_units.is_some());
         let mut without_table = with_table.clone();
         without_table.char_units = None;
