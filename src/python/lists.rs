@@ -243,7 +243,8 @@ impl<'py, 't> ListSink<'py, 't> {
     }
 
     /// Converts `chunk` with ints from `table` (see the module docs): fills the lists, and
-    /// counts the references they take, which are added when the sink is dropped.
+    /// counts the references they take, which [`ListSink::finish`] adds (or the sink's drop,
+    /// when the batch stops early).
     fn take_from_table(&mut self, table: &IntTable, chunk: &Chunk) -> PyResult<()> {
         lists_of_owned(
             self.py,
