@@ -6,6 +6,7 @@
 //! encoding allocates only when a buffer has to grow.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -340,25 +341,26 @@ impl Tokenizer {
         // pipeline allows (GPT-2's pattern gives no cut after a blank line, and English prose
         // separated by them was one part of megabytes; T5 and ALBERT have no line cuts); else
         // the line starts after text.
-        let parts = workers * PARTS_PER_THREAD;
-        let cuts = match (self.blank_line_cuts, self.space_cuts, self.line_cuts) {
-            (true, _, _) if long => line_starts(text, parts, true),
-            (_, true, _) if long => space_starts(text, parts),
-            (_, _, true) if long => line_starts(text, parts, false),
-            _ => Vec::new(),
+        let part_count = workers * PARTS_PER_THREAD;
+        let cuts = if !long {
+            Vec::new()
+        } else if self.blank_line_cuts {
+            line_starts(text, part_count, true)
+        } else if self.space_cuts {
+            space_starts(text, part_count)
+        } else if self.line_cuts {
+            line_starts(text, part_count, false)
+        } else {
+            Vec::new()
         };
         if cuts.is_empty() && self.model_cuts && long {
-            self.encode_in_model_parts(text, specials, threads, parts, &mut out);
+            self.encode_in_model_parts(text, specials, threads, part_count, &mut out);
         } else if cuts.is_empty() {
             self.encode_with(text, specials, &mut out);
         } else {
-            let mut parts = Vec::with_capacity(cuts.len() + 1);
-            let mut start = 0;
-            for &cut in &cuts {
-                parts.push(&text[start..cut]);
-                start = cut;
-            }
-            parts.push(&text[start..]);
+            let parts: Vec<&str> = cut_ranges(text.len(), &cuts)
+                .map(|range| &text[range])
+                .collect();
             let encoded = parallel::map(&parts, text.len(), threads, |part| {
                 let mut ids = Vec::with_capacity(part.len() / 4 + 1);
                 self.encode_with(part, specials, &mut ids);
@@ -511,13 +513,9 @@ impl Tokenizer {
                     };
                     cuts.clear();
                     self.model.part_cuts(piece, step, &mut cuts);
-                    let mut start = 0;
-                    for &end in cuts.iter().chain([&piece.len()]) {
-                        if end > start {
-                            jobs.push(Job::Part(&piece[start..end]));
-                        }
-                        start = end;
-                    }
+                    jobs.extend(
+                        cut_ranges(piece.len(), &cuts).map(|range| Job::Part(&piece[range])),
+                    );
                 }
             }
         }
@@ -781,6 +779,16 @@ pub(crate) fn line_starts(text: &str, parts: usize, after_space: bool) -> Vec<us
     })
 }
 
+/// The non-empty ranges of `0..len` between the increasing positions `cuts`.
+fn cut_ranges(len: usize, cuts: &[usize]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let ends = cuts.iter().copied().chain([len]);
+    let starts = [0].into_iter().chain(cuts.iter().copied());
+    starts
+        .zip(ends)
+        .filter(|range| range.0 < range.1)
+        .map(|(start, end)| start..end)
+}
+
 /// Up to `parts - 1` cut positions spreading `text` into parts of similar size: in each stretch
 /// of `text.len() / parts` bytes after the first, the place `first_in(from, limit)` finds in
 /// `from..limit`, if any.
@@ -868,6 +876,20 @@ mod tests {
         );
     }
 
+    /// The ids of the parts of `text` cut at `cuts`, each encoded on its own, one after the other.
+    fn encode_parts(
+        tok: &Tokenizer,
+        text: &str,
+        cuts: &[usize],
+        specials: SpecialTokens<'_>,
+    ) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for range in cut_ranges(text.len(), cuts) {
+            tok.encode_with(&text[range], specials, &mut ids);
+        }
+        ids
+    }
+
     #[test]
     fn parallel_parts_give_the_ids_of_the_whole() {
         // Every kind of line start, after blank lines and whitespace too, and before letters
@@ -884,12 +906,7 @@ mod tests {
             let whole = tok.encode_ordinary(&text);
             let cuts = line_starts(&text, 2000, tok.blank_line_cuts);
             assert!(cuts.len() > 1000, "{name}: {} cuts", cuts.len());
-            let mut parts = Vec::new();
-            let mut start = 0;
-            for &cut in cuts.iter().chain([&text.len()]) {
-                tok.encode_with(&text[start..cut], SpecialTokens::Ignored, &mut parts);
-                start = cut;
-            }
+            let parts = encode_parts(&tok, &text, &cuts, SpecialTokens::Ignored);
             assert!(parts == whole, "{name}: the parts' ids differ");
             assert_eq!(
                 tok.encode_parallel(&text, SpecialTokens::Ignored, false, Some(4)),
@@ -904,12 +921,7 @@ mod tests {
         let mut whole = Vec::new();
         tok.encode_into(&text, true, &mut whole);
         let cuts = line_starts(&text, 2000, true);
-        let mut parts = Vec::new();
-        let mut start = 0;
-        for &cut in cuts.iter().chain([&text.len()]) {
-            tok.encode_with(&text[start..cut], SpecialTokens::Added, &mut parts);
-            start = cut;
-        }
+        let mut parts = encode_parts(&tok, &text, &cuts, SpecialTokens::Added);
         tok.post_process_ids(true, &mut parts, 0);
         assert!(parts == whole, "bert: the parts' ids differ");
         assert!(tok.encode_parallel(&text, SpecialTokens::Added, true, Some(4)) == whole);
@@ -991,12 +1003,7 @@ mod tests {
             for count in [5000, 4999, 3001, 777] {
                 let cuts = space_starts(&text, count);
                 assert!(cuts.len() > count / 2, "{name}: {} cuts", cuts.len());
-                let mut parts = Vec::new();
-                let mut start = 0;
-                for &cut in cuts.iter().chain([&text.len()]) {
-                    tok.encode_with(&text[start..cut], SpecialTokens::Added, &mut parts);
-                    start = cut;
-                }
+                let parts = encode_parts(&tok, &text, &cuts, SpecialTokens::Added);
                 assert!(
                     parts == whole,
                     "{name}, {count} parts: the parts' ids differ"

@@ -685,16 +685,14 @@ impl Bpe {
         let mut from = step;
         while from < piece.len() {
             let marker = marked_word_starts(piece, from).next();
+            // A newline only counts before the marker: the search stops there.
             let newline = match self.split_after_newline {
-                true => memchr::memchr(b'\n', &piece[from..]).map(|at| from + at + 1),
+                true => memchr::memchr(b'\n', &piece[from..marker.unwrap_or(piece.len())])
+                    .map(|at| from + at + 1),
                 false => None,
             };
-            let cut = match (marker, newline) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(cut) => cut,
-                    None => break,
-                },
+            let Some(cut) = newline.or(marker) else {
+                break;
             };
             if cut >= piece.len() {
                 break;
@@ -937,12 +935,11 @@ impl Bpe {
     fn initial_char_units(&self, char_units: &[u32], text: &str, out: &mut Vec<u32>) {
         let mut pending_unk: Option<u32> = None;
         for (start, c) in text.char_indices() {
+            let key = &text.as_bytes()[start..start + c.len_utf8()];
             // The table holds every token of one character below U+10000.
             let id = match char_units.get(c as usize) {
                 Some(&id) => (id != NO_UNIT).then_some(id),
-                None => self
-                    .vocab
-                    .get(&text.as_bytes()[start..start + c.len_utf8()]),
+                None => self.vocab.get(key),
             };
             match id {
                 Some(id) => {
@@ -951,10 +948,7 @@ impl Bpe {
                     }
                     out.push(id);
                 }
-                None => {
-                    let key = &text.as_bytes()[start..start + c.len_utf8()];
-                    self.unknown_unit(key, out, &mut pending_unk);
-                }
+                None => self.unknown_unit(key, out, &mut pending_unk),
             }
         }
         if let Some(unk) = pending_unk {

@@ -33,6 +33,15 @@ pub enum CharSplit {
 }
 
 impl CharSplit {
+    /// Whether it drops all whitespace, so that any whitespace ends every piece (`Whitespace`,
+    /// `WhitespaceSplit`, `BertPreTokenizer`).
+    pub(crate) fn drops_whitespace(&self) -> bool {
+        matches!(
+            self,
+            CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert
+        )
+    }
+
     /// Cuts the piece `text[piece]`, appending the resulting ranges to `out`.
     pub(crate) fn split_piece(
         &self,

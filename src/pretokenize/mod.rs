@@ -311,9 +311,7 @@ impl PreTokenizer {
     pub fn cuts_before_spaces(&self) -> bool {
         match self {
             PreTokenizer::Metaspace(m) => m.split && m.prepend_scheme != PrependScheme::First,
-            PreTokenizer::Chars(
-                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
-            ) => true,
+            PreTokenizer::Chars(split) if split.drops_whitespace() => true,
             PreTokenizer::Split(split) => split.cuts_before_spaces(),
             // GPT-2's pattern, as the known `Split` (a prefix space would go in front of the
             // second part only when it does not start with a space: never; kept out anyway).
@@ -350,9 +348,7 @@ impl PreTokenizer {
             PreTokenizer::ByteLevel(b) => !b.use_regex,
             PreTokenizer::Digits(_) => true,
             // Whitespace is dropped: a run of it is no piece at all.
-            PreTokenizer::Chars(
-                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
-            ) => true,
+            PreTokenizer::Chars(split) if split.drops_whitespace() => true,
             PreTokenizer::Sequence(steps) => {
                 steps.iter().all(PreTokenizer::ends_space_runs_at_newlines)
             }
@@ -399,9 +395,7 @@ impl PreTokenizer {
             PreTokenizer::Digits(_) => LineCut::Keeps,
             // Whitespace (`\n` among it) ends every piece and is dropped: the pieces on either
             // side of any whitespace are the same whatever comes before or after it.
-            PreTokenizer::Chars(
-                CharSplit::Whitespace | CharSplit::WhitespaceSplit | CharSplit::Bert,
-            ) => LineCut::Cuts,
+            PreTokenizer::Chars(split) if split.drops_whitespace() => LineCut::Cuts,
             PreTokenizer::Sequence(steps) => {
                 let cuts: Vec<LineCut> = steps.iter().map(PreTokenizer::line_cut).collect();
                 if cuts.contains(&LineCut::Breaks) {
