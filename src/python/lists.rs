@@ -155,7 +155,25 @@ impl References {
     }
 
     /// Adds the references counted to the table's ints.
+    ///
+    /// When many ids were counted (a sixteenth of the table or more), in the order of the ids
+    /// rather than of their first appearance: the table made the ints in id order, so they lie
+    /// in memory mostly in that order, and walking them forwards lets the hardware prefetcher
+    /// fetch the next ones. This runs after the last chunk, while the other threads have nothing
+    /// left to do. `compare.py`'s batch, o200k, two threads, timed inside the call: 2.8–3.0 ms
+    /// in the order of appearance, 1.8–2.3 ms in id order (of 33 ms in all); the same build
+    /// switched between the two in turns in one process, 25 calls each: 96.8 → 99.2 MB/s on two
+    /// threads, 60.9 → 62.1 on one (a slow hour of the machine).
     fn add_to(&mut self, table: &IntTable) {
+        if self.counted.len() * 16 >= self.counts.len() {
+            for (id, count) in self.counts.iter_mut().enumerate() {
+                if *count != 0 {
+                    table.add_references(id as u32, std::mem::take(count));
+                }
+            }
+            self.counted.clear();
+            return;
+        }
         for id in self.counted.drain(..) {
             table.add_references(id, std::mem::take(&mut self.counts[id as usize]));
         }
