@@ -25,6 +25,28 @@ pub const MIN_PARALLEL_BYTES: usize = 32 * 1024;
 /// The environment variable that sets the default number of threads.
 pub const THREADS_ENV: &str = "FERROTOK_NUM_THREADS";
 
+/// How a batch's texts are encoded: a run of them at a time, appended to one buffer of ids,
+/// with each text's number of ids.
+///
+/// A function that encodes one text is one (text after text, each one's first bytes asked for
+/// while the one before it is encoded: [`for_each_prefetched`]); a tokenizer may do better
+/// with the whole run ([`crate::tokenizer::Batched`]).
+pub trait EncodeTexts: Sync {
+    /// Appends the ids of `texts`, one after the other, to `ids`, and each one's number of ids
+    /// to `lengths`.
+    fn encode_texts(&self, texts: &[&str], ids: &mut Vec<u32>, lengths: &mut Vec<usize>);
+}
+
+impl<F: Fn(&str, &mut Vec<u32>) + Sync> EncodeTexts for F {
+    fn encode_texts(&self, texts: &[&str], ids: &mut Vec<u32>, lengths: &mut Vec<usize>) {
+        for_each_prefetched(texts, |text| {
+            let before = ids.len();
+            self(text, ids);
+            lengths.push(ids.len() - before);
+        });
+    }
+}
+
 struct Pools {
     pid: u32,
     by_threads: FxHashMap<usize, Arc<ThreadPool>>,
@@ -100,16 +122,16 @@ where
 }
 
 /// Encodes documents into one flat buffer plus document boundaries (`offsets[i]..offsets[i+1]`),
-/// in order, using `encode` to append each document's ids to a buffer.
-pub fn encode_flat<T, F>(
+/// in order, with `encode`.
+pub fn encode_flat<T, E>(
     items: &[T],
     total_bytes: usize,
     threads: Option<usize>,
-    encode: F,
+    encode: &E,
 ) -> (Vec<u32>, Vec<i64>)
 where
     T: Sync + AsRef<str>,
-    F: Fn(&T, &mut Vec<u32>) + Sync + Send,
+    E: EncodeTexts,
 {
     let (mut ids, mut offsets) = (Vec::new(), vec![0]);
     encode_flat_into(items, total_bytes, threads, encode, &mut ids, &mut offsets);
@@ -123,27 +145,29 @@ where
 /// copy of the ids in all, and no allocation per document. On one thread (or for a small batch)
 /// the documents are encoded straight into `ids`, with no copy: a copy held the output twice at
 /// the peak, and glibc may keep the freed buffer. A large `ids` grows in place (`mremap`), so
-/// appending slice after slice does not hold two copies either. Each loop over documents asks
-/// for the next document's first bytes before encoding the current one ([`for_each_prefetched`]).
-pub fn encode_flat_into<T, F>(
+/// appending slice after slice does not hold two copies either. `encode` gets runs of
+/// documents (a chunk, or the whole batch on one thread), see [`EncodeTexts`].
+pub fn encode_flat_into<T, E>(
     items: &[T],
     total_bytes: usize,
     threads: Option<usize>,
-    encode: F,
+    encode: &E,
     ids: &mut Vec<u32>,
     offsets: &mut Vec<i64>,
 ) where
     T: Sync + AsRef<str>,
-    F: Fn(&T, &mut Vec<u32>) + Sync + Send,
+    E: EncodeTexts,
 {
     debug_assert_eq!(offsets.last(), Some(&(ids.len() as i64)));
     let workers = thread_count(threads);
     if workers <= 1 || total_bytes < MIN_PARALLEL_BYTES {
-        offsets.reserve(items.len());
-        for_each_prefetched(items, |item| {
-            encode(item, ids);
-            offsets.push(ids.len() as i64);
-        });
+        let texts: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+        let mut lengths = Vec::with_capacity(texts.len());
+        encode.encode_texts(&texts, ids, &mut lengths);
+        offsets.reserve(lengths.len());
+        for len in lengths {
+            offsets.push(offsets[offsets.len() - 1] + len as i64);
+        }
         return;
     }
     let chunk_len = items.len().div_ceil(workers * 8).max(1);
@@ -152,7 +176,7 @@ pub fn encode_flat_into<T, F>(
     // bindings): one id per two bytes of text, so that it is not grown by copying.
     let chunk_capacity = total_bytes / chunks.len() / 2;
     let encoded: Vec<Chunk> = map(&chunks, total_bytes, Some(workers), |chunk| {
-        encode_chunk(chunk, chunk_capacity, &encode)
+        encode_chunk(chunk, chunk_capacity, encode)
     });
     append_in_parallel(&encoded, workers, ids);
     offsets.reserve(items.len());
@@ -243,14 +267,14 @@ pub const ORDERED_CHUNK_BYTES: usize = 64 * 1024;
 ///
 /// On one thread, or for a small batch, the calling thread encodes everything and hands it over
 /// as one chunk. A panic while encoding reaches the caller after the other threads stopped.
-pub fn encode_in_order<F, S>(
+pub fn encode_in_order<E, S>(
     texts: &[&str],
     threads: Option<usize>,
-    encode: F,
+    encode: &E,
     sink: &mut S,
 ) -> Result<(), S::Error>
 where
-    F: Fn(&str, &mut Vec<u32>) + Sync + Send,
+    E: EncodeTexts,
     S: ChunkSink,
 {
     let total_bytes: usize = texts.iter().map(|text| text.len()).sum();
@@ -261,7 +285,7 @@ where
     };
     let Some(pool) = pool else {
         let mut chunk = None;
-        sink.unlocked(&mut || chunk = Some(encode_texts(texts, &encode)));
+        sink.unlocked(&mut || chunk = Some(encode_texts(texts, encode)));
         return match chunk {
             Some(chunk) => sink.take(chunk),
             None => unreachable!("`unlocked` runs its work"),
@@ -275,7 +299,7 @@ where
         done: Mutex::new((0..chunks.len()).map(|_| None).collect()),
         ready: Condvar::new(),
     };
-    let (chunks, shared, encode) = (&chunks, &shared, &encode);
+    let (chunks, shared) = (&chunks, &shared);
     pool.in_place_scope(|scope| {
         for _ in 1..workers {
             scope.spawn(move |_| while shared.encode_one(chunks, encode, End::Front) {});
@@ -305,10 +329,7 @@ struct Ordered {
 impl Ordered {
     /// Claims and encodes the chunk at `end` of the unclaimed ones; false when there is none left
     /// (or the batch stopped).
-    fn encode_one<F>(&self, chunks: &[&[&str]], encode: &F, end: End) -> bool
-    where
-        F: Fn(&str, &mut Vec<u32>) + Sync,
-    {
+    fn encode_one<E: EncodeTexts>(&self, chunks: &[&[&str]], encode: &E, end: End) -> bool {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
@@ -325,9 +346,9 @@ impl Ordered {
 
     /// Chunk `index`, once encoded. Meanwhile the calling thread (with `sink`'s lock released)
     /// encodes chunks nobody has claimed, then sleeps until the chunk is stored.
-    fn wait_for<F, S>(&self, index: usize, sink: &mut S, chunks: &[&[&str]], encode: &F) -> Chunk
+    fn wait_for<E, S>(&self, index: usize, sink: &mut S, chunks: &[&[&str]], encode: &E) -> Chunk
     where
-        F: Fn(&str, &mut Vec<u32>) + Sync,
+        E: EncodeTexts,
         S: ChunkSink,
     {
         loop {
@@ -420,18 +441,11 @@ fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t 
 }
 
 /// Encodes `items` into one chunk whose ids are reserved for `capacity`.
-fn encode_chunk<T, F>(items: &[T], capacity: usize, encode: &F) -> Chunk
-where
-    T: AsRef<str>,
-    F: Fn(&T, &mut Vec<u32>),
-{
+fn encode_chunk<T: AsRef<str>, E: EncodeTexts>(items: &[T], capacity: usize, encode: &E) -> Chunk {
+    let texts: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
     let mut ids = Vec::with_capacity(capacity);
-    let mut lengths = Vec::with_capacity(items.len());
-    for_each_prefetched(items, |item| {
-        let before = ids.len();
-        encode(item, &mut ids);
-        lengths.push(ids.len() - before);
-    });
+    let mut lengths = Vec::with_capacity(texts.len());
+    encode.encode_texts(&texts, &mut ids, &mut lengths);
     Chunk { ids, lengths }
 }
 
@@ -449,16 +463,9 @@ fn for_each_prefetched<T: AsRef<str>>(items: &[T], mut f: impl FnMut(&T)) {
 
 /// [`encode_chunk`] for texts, reserved for one id per two bytes as `encode_flat_in_slices`
 /// reserves (no growing by copying).
-fn encode_texts<F>(texts: &[&str], encode: &F) -> Chunk
-where
-    F: Fn(&str, &mut Vec<u32>),
-{
+fn encode_texts<E: EncodeTexts>(texts: &[&str], encode: &E) -> Chunk {
     let bytes: usize = texts.iter().map(|text| text.len()).sum();
-    encode_chunk(
-        texts,
-        bytes / 2 + texts.len(),
-        &|text: &&str, out: &mut Vec<u32>| encode(text, out),
-    )
+    encode_chunk(texts, bytes / 2 + texts.len(), encode)
 }
 
 #[cfg(test)]
@@ -525,7 +532,7 @@ mod tests {
         let expected_lengths: Vec<usize> = texts.iter().map(|t| t.len()).collect();
         for threads in [1, 2, 3, 8] {
             let mut sink = Collect::default();
-            encode_in_order(&texts, Some(threads), encode, &mut sink).unwrap();
+            encode_in_order(&texts, Some(threads), &encode, &mut sink).unwrap();
             assert_eq!(sink.lengths, expected_lengths, "{threads} threads");
             assert!(sink.ids == expected_ids, "{threads} threads");
             // One chunk on one thread; many on more.
@@ -550,14 +557,7 @@ mod tests {
             let (mut ids, mut offsets) = (vec![7, 7, 7], vec![0, 3]);
             for slice in [first, second] {
                 let bytes = slice.iter().map(|text| text.len()).sum();
-                encode_flat_into(
-                    slice,
-                    bytes,
-                    Some(threads),
-                    |text, out| encode(text, out),
-                    &mut ids,
-                    &mut offsets,
-                );
+                encode_flat_into(slice, bytes, Some(threads), &encode, &mut ids, &mut offsets);
             }
             assert_eq!(offsets, expected_offsets, "{threads} threads");
             assert!(ids == expected_ids, "{threads} threads");
@@ -572,7 +572,7 @@ mod tests {
             fail_at: Some(3),
             ..Collect::default()
         };
-        assert_eq!(encode_in_order(&texts, Some(2), encode, &mut sink), Err(3));
+        assert_eq!(encode_in_order(&texts, Some(2), &encode, &mut sink), Err(3));
         assert_eq!(sink.chunks, 3);
     }
 
@@ -590,7 +590,7 @@ mod tests {
             };
             let mut sink = Collect::default();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                encode_in_order(&texts, Some(threads), encode, &mut sink)
+                encode_in_order(&texts, Some(threads), &encode, &mut sink)
             }));
             let panic = outcome.expect_err("the panic must reach the caller");
             assert_eq!(

@@ -58,6 +58,29 @@ pub enum SpecialTokens<'a> {
     Only(&'a AhoCorasick),
 }
 
+/// A batch encoder ([`parallel::EncodeTexts`]): [`Tokenizer::encode_batch_into`] with these
+/// options.
+#[derive(Clone, Copy)]
+pub struct Batched<'a> {
+    /// The tokenizer.
+    pub tokenizer: &'a Tokenizer,
+    /// Which special-token strings are matched.
+    pub specials: SpecialTokens<'a>,
+    /// Whether the post-processor adds its tokens.
+    pub add_special_tokens: bool,
+}
+
+impl parallel::EncodeTexts for Batched<'_> {
+    fn encode_texts(&self, texts: &[&str], ids: &mut Vec<u32>, lengths: &mut Vec<usize>) {
+        let Batched {
+            tokenizer,
+            specials,
+            add_special_tokens,
+        } = *self;
+        tokenizer.encode_batch_into(texts, specials, add_special_tokens, ids, lengths);
+    }
+}
+
 /// The id ↔ token tables of a tokenizer: model vocabulary plus added tokens.
 ///
 /// A rank file's tokenizer spells its token strings (GPT-2's alphabet for the bytes, e.g.
@@ -319,6 +342,83 @@ impl Tokenizer {
         let start = out.len();
         self.encode_with(text, SpecialTokens::Added, out);
         self.post_process_ids(add_special_tokens, out, start);
+    }
+
+    /// Encodes each of `texts` as [`Tokenizer::encode_with`] does (and with `add_special_tokens`
+    /// the post-processor), appending their ids to `ids` one text after the other and each
+    /// text's number of ids to `lengths`.
+    ///
+    /// When the texts are only split at added tokens and by a scanner and then go to a BPE model,
+    /// as with every tiktoken encoding, they share one ring of queued pieces
+    /// ([`crate::models::bpe::ScannedBatch`]), which keeps the cache's look-ups ahead across the
+    /// ends of documents.
+    pub fn encode_batch_into(
+        &self,
+        texts: &[&str],
+        specials: SpecialTokens<'_>,
+        add_special_tokens: bool,
+        ids: &mut Vec<u32>,
+        lengths: &mut Vec<usize>,
+    ) {
+        let post_processes = add_special_tokens && self.post_processor.is_some();
+        let matches_normalized = self.has_normalized_added
+            && matches!(specials, SpecialTokens::Added | SpecialTokens::NonSpecial);
+        match (&self.model, self.tiling) {
+            (Model::Bpe(bpe), Some(scanner))
+                if bpe.batches_scanned()
+                    && self.normalizer.is_none()
+                    && !post_processes
+                    && !matches_normalized =>
+            {
+                self.encode_scanned_batch(bpe, scanner, texts, specials, ids, lengths)
+            }
+            _ => {
+                for (index, text) in texts.iter().enumerate() {
+                    if let Some(next) = texts.get(index + 1) {
+                        crate::prefetch::text_start(next.as_bytes());
+                    }
+                    let start = ids.len();
+                    self.encode_with(text, specials, ids);
+                    self.post_process_ids(add_special_tokens, ids, start);
+                    lengths.push(ids.len() - start);
+                }
+            }
+        }
+    }
+
+    /// [`Tokenizer::encode_batch_into`] through a [`crate::models::bpe::ScannedBatch`].
+    fn encode_scanned_batch(
+        &self,
+        bpe: &crate::models::bpe::Bpe,
+        scanner: KnownPattern,
+        texts: &[&str],
+        specials: SpecialTokens<'_>,
+        ids: &mut Vec<u32>,
+        lengths: &mut Vec<usize>,
+    ) {
+        let mut previous = ids.len();
+        SCRATCH.with(|scratch| {
+            let segments = &mut scratch.borrow_mut().segments;
+            bpe.scanned_batch(scanner, |batch| {
+                for (index, &text) in texts.iter().enumerate() {
+                    if let Some(next) = texts.get(index + 1) {
+                        crate::prefetch::text_start(next.as_bytes());
+                    }
+                    self.split_specials(text, specials, segments);
+                    for segment in segments.iter() {
+                        match segment {
+                            Segment::Token { id, .. } => batch.token(*id, ids),
+                            Segment::Text(range) => batch.text(&text[range.clone()], ids),
+                        }
+                    }
+                    batch.end_document(ids.len());
+                }
+                for &end in batch.finish(ids) {
+                    lengths.push(end - previous);
+                    previous = end;
+                }
+            });
+        });
     }
 
     /// Like [`Tokenizer::encode_with`] plus the post-processor when `add_special_tokens`, on up to
@@ -1011,6 +1111,90 @@ mod tests {
             }
             tok.post_process_ids(true, &mut whole, 0);
             assert!(tok.encode_parallel(&text, SpecialTokens::Added, true, Some(4)) == whole);
+        }
+    }
+
+    /// A batch through one ring of queued pieces (`encode_scanned_batch`) gives each text the
+    /// ids it gets on its own: texts with no piece, with added tokens (which write the queued
+    /// ids first), ending in one, of one piece or of pieces the cache has not seen, and files
+    /// that take the per-text loop instead (a normalizer; a post-processor that adds tokens).
+    #[test]
+    fn a_batch_gives_each_text_its_own_ids() {
+        let alphabet = [
+            " the",
+            "the",
+            " quick",
+            "ing",
+            " ",
+            "  ",
+            "\n",
+            "\n\n",
+            "\r\n",
+            ".",
+            ", ",
+            "'s",
+            "42",
+            "12345",
+            "日本語",
+            "の",
+            " Привет",
+            "é",
+            "🙂",
+            "<|endoftext|>",
+            "<|fim_prefix|>",
+            "<s>",
+            "</s>",
+            "qzxj",
+            "HTMLParser",
+            "\t",
+        ];
+        let mut rng = crate::testing::Rng(11);
+        let mut texts: Vec<String> = (0..3000).map(|_| rng.text(&alphabet, 40)).collect();
+        // Runs of texts with no piece, and texts that are one added token.
+        texts[10..20].fill(String::new());
+        texts[100] = "<|endoftext|>".to_string();
+        texts[101] = "<|endoftext|><|endoftext|>".to_string();
+        texts[102] = String::new();
+        texts.push(String::new());
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let data = crate::testing::data_dir();
+        let loaded = |name: &str| match name.ends_with("_base") {
+            true => Tokenizer::from_builtin(name).unwrap(),
+            false => {
+                let file = format!("tokenizers/{name}/tokenizer.json");
+                Tokenizer::from_file(data.join(file)).unwrap()
+            }
+        };
+        for name in [
+            "o200k_base",
+            "cl100k_base",
+            "llama-3.1",
+            "bert-base-uncased",
+        ] {
+            let tok = loaded(name);
+            let piped = tok.tiling.is_some() && tok.normalizer.is_none();
+            assert_eq!(piped, name != "bert-base-uncased", "{name}");
+            let matcher = tok.special_matcher(None).unwrap();
+            let cases = [
+                (SpecialTokens::Added, false),
+                (SpecialTokens::Added, true),
+                (SpecialTokens::Ignored, false),
+                (SpecialTokens::Only(&matcher), false),
+            ];
+            for (specials, add_special_tokens) in cases {
+                let mut expected = vec![7];
+                let mut expected_lengths = Vec::new();
+                for text in &texts {
+                    let start = expected.len();
+                    tok.encode_with(text, specials, &mut expected);
+                    tok.post_process_ids(add_special_tokens, &mut expected, start);
+                    expected_lengths.push(expected.len() - start);
+                }
+                let (mut ids, mut lengths) = (vec![7], Vec::new());
+                tok.encode_batch_into(&texts, specials, add_special_tokens, &mut ids, &mut lengths);
+                assert_eq!(lengths, expected_lengths, "{name}");
+                assert!(ids == expected, "{name}: the ids differ");
+            }
         }
     }
 

@@ -326,10 +326,20 @@ const UNUSED_KEY: Key = Key {
 
 /// The pieces [`WordCache::encode_ahead`] has queued: a ring of up to [`AHEAD`] pieces with
 /// their keys, oldest at `start`.
+///
+/// A batch of documents may share one ring ([`WordCache::encode_ahead_in_batch`]), so that the
+/// first pieces of a document are asked for while the last ones of the document before it are
+/// still queued; then each document's end is marked on its last queued piece
+/// ([`Ahead::end_document`]), and recorded when that piece's ids are written.
 pub(crate) struct Ahead<'p> {
     ring: [(&'p [u8], Key); AHEAD],
     start: usize,
     len: usize,
+    /// Per ring entry: how many documents end right after its piece (more than one when
+    /// documents with no piece follow it).
+    ends: [u32; AHEAD],
+    /// The output's length at the end of each document ended so far, in order.
+    ended: Vec<usize>,
 }
 
 impl Default for Ahead<'_> {
@@ -338,6 +348,33 @@ impl Default for Ahead<'_> {
             ring: [(&[], UNUSED_KEY); AHEAD],
             start: 0,
             len: 0,
+            ends: [0; AHEAD],
+            ended: Vec::new(),
+        }
+    }
+}
+
+impl Ahead<'_> {
+    /// Ends the current document: after the newest queued piece, or, with nothing queued, at
+    /// `out_len`, the output's length now.
+    pub(crate) fn end_document(&mut self, out_len: usize) {
+        match self.len {
+            0 => self.ended.push(out_len),
+            len => self.ends[(self.start + len - 1) % AHEAD] += 1,
+        }
+    }
+
+    /// The output's length at the end of each document ended (and written) so far, in order.
+    pub(crate) fn ended(&self) -> &[usize] {
+        &self.ended
+    }
+
+    /// Records the ends of documents marked on ring entry `index`, whose ids were just written.
+    #[inline(always)]
+    fn record_ends(&mut self, index: usize, out_len: usize) {
+        let ends = std::mem::take(&mut self.ends[index]);
+        for _ in 0..ends {
+            self.ended.push(out_len);
         }
     }
 }
@@ -403,7 +440,7 @@ impl WordCache {
         out: &mut Vec<u32>,
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
-        self.queue(ahead, piece, Key::new(piece), out, encode);
+        self.queue::<false>(ahead, piece, Key::new(piece), out, encode);
     }
 
     /// [`WordCache::encode_ahead`] for the piece `text[start..end]`, whose key is read from the
@@ -418,12 +455,29 @@ impl WordCache {
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
         let key = Key::in_text(text, start, end);
-        self.queue(ahead, &text[start..end], key, out, encode);
+        self.queue::<false>(ahead, &text[start..end], key, out, encode);
     }
 
-    /// The body of [`WordCache::encode_ahead`].
+    /// [`WordCache::encode_ahead_in`] with a ring shared by a batch's documents, whose ends
+    /// are marked on it ([`Ahead::end_document`]). A separate function so that the loop of a
+    /// single text does not test for those marks.
     #[inline(always)]
-    fn queue<'p>(
+    pub(crate) fn encode_ahead_in_batch<'p>(
+        &mut self,
+        ahead: &mut Ahead<'p>,
+        text: &'p [u8],
+        (start, end): (usize, usize),
+        out: &mut Vec<u32>,
+        encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
+    ) {
+        let key = Key::in_text(text, start, end);
+        self.queue::<true>(ahead, &text[start..end], key, out, encode);
+    }
+
+    /// The body of [`WordCache::encode_ahead`]; `BATCH`: record the ends of documents marked
+    /// on the ring.
+    #[inline(always)]
+    fn queue<'p, const BATCH: bool>(
         &mut self,
         ahead: &mut Ahead<'p>,
         piece: &'p [u8],
@@ -445,9 +499,13 @@ impl WordCache {
             ahead.len += 1;
             return;
         }
-        let (oldest, oldest_key) = std::mem::replace(&mut ahead.ring[ahead.start], queued);
+        let oldest_index = ahead.start;
+        let (oldest, oldest_key) = std::mem::replace(&mut ahead.ring[oldest_index], queued);
         ahead.start = (ahead.start + 1) % AHEAD;
         self.encode_keyed(oldest, oldest_key, out, encode);
+        if BATCH {
+            ahead.record_ends(oldest_index, out.len());
+        }
     }
 
     /// Encodes the pieces still queued in `ahead`, oldest first.
@@ -458,10 +516,12 @@ impl WordCache {
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
         while ahead.len > 0 {
-            let (piece, key) = ahead.ring[ahead.start];
+            let index = ahead.start;
+            let (piece, key) = ahead.ring[index];
             ahead.start = (ahead.start + 1) % AHEAD;
             ahead.len -= 1;
             self.encode_keyed(piece, key, out, encode);
+            ahead.record_ends(index, out.len());
         }
     }
 

@@ -81,9 +81,12 @@ pub fn encode_documents<T: AsRef<str> + Sync>(
     threads: Option<usize>,
 ) -> (Vec<u32>, Vec<i64>) {
     let text_bytes: usize = documents.iter().map(|d| d.as_ref().len()).sum();
-    parallel::encode_flat(documents, text_bytes, threads, |text, out| {
-        encode_document(tokenizer, text.as_ref(), extra, out)
-    })
+    parallel::encode_flat(
+        documents,
+        text_bytes,
+        threads,
+        &|text: &str, out: &mut Vec<u32>| encode_document(tokenizer, text, extra, out),
+    )
 }
 
 /// Appends one training document's ids to `out`: `extra.bos`, the text with special-token

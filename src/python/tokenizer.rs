@@ -18,7 +18,7 @@ use super::texts::TextBatch;
 use crate::error::{Error, ErrorKind};
 use crate::parallel;
 use crate::prepare::{encode_document, DocumentTokens};
-use crate::tokenizer::{SpecialTokens, Tokenizer};
+use crate::tokenizer::{Batched, SpecialTokens, Tokenizer};
 
 /// The most ids a batch's output buffer is reserved for up front (1 GiB): above it, the buffer
 /// grows as it fills (in place, by `mremap`, at that size), so that a huge batch does not ask
@@ -81,7 +81,7 @@ fn encode_flat_in_slices(
     py: Python<'_>,
     texts: Vec<Bound<'_, PyString>>,
     num_threads: Option<usize>,
-    encode: impl Fn(&&str, &mut Vec<u32>) + Sync + Send,
+    encode: &impl parallel::EncodeTexts,
 ) -> PyResult<(Vec<u32>, Vec<i64>)> {
     let texts = TextBatch::new(texts)?;
     let mut ids = Vec::with_capacity(texts.total_chars().min(MAX_RESERVED_IDS));
@@ -90,7 +90,7 @@ fn encode_flat_in_slices(
     texts.in_slices(py, |slice| {
         let (ids, offsets) = (&mut ids, &mut offsets);
         let bytes = slice.iter().map(|text| text.len()).sum();
-        parallel::encode_flat_into(slice, bytes, num_threads, &encode, ids, offsets);
+        parallel::encode_flat_into(slice, bytes, num_threads, encode, ids, offsets);
         Ok(())
     })?;
     ids.shrink_to_fit();
@@ -120,7 +120,7 @@ impl PyTokenizer {
         py: Python<'py>,
         texts: Vec<Bound<'py, PyString>>,
         num_threads: Option<usize>,
-        encode: impl Fn(&str, &mut Vec<u32>) + Sync + Send,
+        encode: &impl parallel::EncodeTexts,
     ) -> PyResult<Bound<'py, PyList>> {
         let texts = TextBatch::new(texts)?;
         // About four characters per id: the table pays off on batches that large.
@@ -131,7 +131,7 @@ impl PyTokenizer {
                 Ok(parallel::encode_in_order(
                     slice,
                     num_threads,
-                    &encode,
+                    encode,
                     &mut sink,
                 ))
             })?
@@ -247,10 +247,12 @@ impl PyTokenizer {
         add_special_tokens: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tok = &*self.inner;
-        self.encode_lists(py, texts, num_threads, |t, out| {
-            tok.encode_into(t, add_special_tokens, out)
-        })
+        let batched = Batched {
+            tokenizer: &self.inner,
+            specials: SpecialTokens::Added,
+            add_special_tokens,
+        };
+        self.encode_lists(py, texts, num_threads, &batched)
     }
 
     #[pyo3(signature = (texts, add_special_tokens=true, num_threads=None))]
@@ -272,9 +274,12 @@ impl PyTokenizer {
                 return Ok((ids.into_pyarray(py), offsets.into_pyarray(py)));
             }
         }
-        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
-            tok.encode_into(t, add_special_tokens, out)
-        })?;
+        let batched = Batched {
+            tokenizer: tok,
+            specials: SpecialTokens::Added,
+            add_special_tokens,
+        };
+        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, &batched)?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
@@ -291,9 +296,10 @@ impl PyTokenizer {
     ) -> PyResult<NumpyBatch<'py>> {
         let tok = &*self.inner;
         let extra = DocumentTokens { bos, eos };
-        let (ids, offsets) = encode_flat_in_slices(py, texts, num_threads, |t, out| {
-            encode_document(tok, t, extra, out)
-        })?;
+        let (ids, offsets) =
+            encode_flat_in_slices(py, texts, num_threads, &|t: &str, out: &mut Vec<u32>| {
+                encode_document(tok, t, extra, out)
+            })?;
         Ok((ids.into_pyarray(py), offsets.into_pyarray(py)))
     }
 
@@ -429,10 +435,12 @@ impl PyTokenizer {
         texts: Vec<Bound<'py, PyString>>,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tok = &*self.inner;
-        self.encode_lists(py, texts, num_threads, |t, out| {
-            tok.encode_with(t, SpecialTokens::Ignored, out)
-        })
+        let batched = Batched {
+            tokenizer: &self.inner,
+            specials: SpecialTokens::Ignored,
+            add_special_tokens: false,
+        };
+        self.encode_lists(py, texts, num_threads, &batched)
     }
 
     #[pyo3(signature = (text, allowed))]
@@ -463,9 +471,12 @@ impl PyTokenizer {
     ) -> PyResult<Bound<'py, PyList>> {
         let tok = &*self.inner;
         let matcher = guard(|| tok.special_matcher(allowed.as_deref()))?;
-        self.encode_lists(py, texts, num_threads, |t, out| {
-            tok.encode_with(t, SpecialTokens::Only(&matcher), out)
-        })
+        let batched = Batched {
+            tokenizer: tok,
+            specials: SpecialTokens::Only(&matcher),
+            add_special_tokens: false,
+        };
+        self.encode_lists(py, texts, num_threads, &batched)
     }
 
     #[pyo3(signature = (text, among=None))]
