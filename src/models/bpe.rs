@@ -231,7 +231,9 @@ impl<'t> ScannedBatch<'_, '_, 't> {
         self.scanner.for_each_match(
             text,
             #[inline(always)]
-            |start, end| cache.encode_ahead_in_batch(ahead, bytes, (start, end), out, &mut encode),
+            |start, end| {
+                cache.encode_ahead_in::<true>(ahead, bytes, (start, end), out, &mut encode)
+            },
         );
     }
 
@@ -833,7 +835,13 @@ impl Bpe {
                     text,
                     #[inline(always)]
                     |start, end| {
-                        cache.encode_ahead_in(&mut ahead, bytes, (start, end), out, &mut encode);
+                        cache.encode_ahead_in::<false>(
+                            &mut ahead,
+                            bytes,
+                            (start, end),
+                            out,
+                            &mut encode,
+                        );
                     },
                 );
             }

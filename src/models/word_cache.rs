@@ -327,7 +327,7 @@ const UNUSED_KEY: Key = Key {
 /// The pieces [`WordCache::encode_ahead`] has queued: a ring of up to [`AHEAD`] pieces with
 /// their keys, oldest at `start`.
 ///
-/// A batch of documents may share one ring ([`WordCache::encode_ahead_in_batch`]), so that the
+/// A batch of documents may share one ring ([`WordCache::encode_ahead_in`]), so that the
 /// first pieces of a document are asked for while the last ones of the document before it are
 /// still queued; then each document's end is marked on its last queued piece
 /// ([`Ahead::end_document`]), and recorded when that piece's ids are written.
@@ -444,25 +444,11 @@ impl WordCache {
     }
 
     /// [`WordCache::encode_ahead`] for the piece `text[start..end]`, whose key is read from the
-    /// text around it ([`Key::in_text`]).
-    #[inline(always)]
-    pub(crate) fn encode_ahead_in<'p>(
-        &mut self,
-        ahead: &mut Ahead<'p>,
-        text: &'p [u8],
-        (start, end): (usize, usize),
-        out: &mut Vec<u32>,
-        encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
-    ) {
-        let key = Key::in_text(text, start, end);
-        self.queue::<false>(ahead, &text[start..end], key, out, encode);
-    }
-
-    /// [`WordCache::encode_ahead_in`] with a ring shared by a batch's documents, whose ends
-    /// are marked on it ([`Ahead::end_document`]). A separate function so that the loop of a
+    /// text around it ([`Key::in_text`]). `BATCH`: the ring is shared by a batch's documents,
+    /// whose ends are marked on it ([`Ahead::end_document`]); a constant, so that the loop of a
     /// single text does not test for those marks.
     #[inline(always)]
-    pub(crate) fn encode_ahead_in_batch<'p>(
+    pub(crate) fn encode_ahead_in<'p, const BATCH: bool>(
         &mut self,
         ahead: &mut Ahead<'p>,
         text: &'p [u8],
@@ -471,11 +457,10 @@ impl WordCache {
         encode: &mut impl FnMut(&[u8], &mut Vec<u32>),
     ) {
         let key = Key::in_text(text, start, end);
-        self.queue::<true>(ahead, &text[start..end], key, out, encode);
+        self.queue::<BATCH>(ahead, &text[start..end], key, out, encode);
     }
 
-    /// The body of [`WordCache::encode_ahead`]; `BATCH`: record the ends of documents marked
-    /// on the ring.
+    /// The body of [`WordCache::encode_ahead`]; `BATCH` as for [`WordCache::encode_ahead_in`].
     #[inline(always)]
     fn queue<'p, const BATCH: bool>(
         &mut self,
