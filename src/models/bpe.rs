@@ -212,8 +212,9 @@ impl Clone for WholePieceFlags {
 /// text, the timed half), against 15.0–15.6 ms as one document. With the shared ring,
 /// `encode_batch_numpy` on that batch against the same build encoding document by document, in
 /// turns in one process, 21 calls each: one thread 106.8 → 111.9 and 118.9 → 123.6 MB/s (two
-/// processes), two threads 200.6 → 205.8. (What is left of the difference to one document is
-/// mostly the documents' own starts: separate strings, each asked for one document ahead.)
+/// processes), two threads 200.6 → 205.8. (The batch still takes 15–22% longer than its text as
+/// one document; `perf` puts about a tenth of that on the prefetch of each next document's
+/// first bytes, which waits for a new page's address translation, and spreads the rest.)
 pub struct ScannedBatch<'m, 'c, 't> {
     bpe: &'m Bpe,
     scanner: KnownPattern,
