@@ -29,7 +29,7 @@ pub const THREADS_ENV: &str = "FERROTOK_NUM_THREADS";
 /// with each text's number of ids.
 ///
 /// A function that encodes one text is one (text after text, each one's first bytes asked for
-/// while the one before it is encoded: [`for_each_prefetched`]); a tokenizer may do better
+/// while the one before it is encoded: [`prefetch::for_each_prefetched`]); a tokenizer may do better
 /// with the whole run ([`crate::tokenizer::Batched`]).
 pub trait EncodeTexts: Sync {
     /// Appends the ids of `texts`, one after the other, to `ids`, and each one's number of ids
@@ -39,7 +39,7 @@ pub trait EncodeTexts: Sync {
 
 impl<F: Fn(&str, &mut Vec<u32>) + Sync> EncodeTexts for F {
     fn encode_texts(&self, texts: &[&str], ids: &mut Vec<u32>, lengths: &mut Vec<usize>) {
-        for_each_prefetched(texts, |text| {
+        prefetch::for_each_prefetched(texts, |text| {
             let before = ids.len();
             self(text, ids);
             lengths.push(ids.len() - before);
@@ -447,18 +447,6 @@ fn encode_chunk<T: AsRef<str>, E: EncodeTexts>(items: &[T], capacity: usize, enc
     let mut lengths = Vec::with_capacity(texts.len());
     encode.encode_texts(&texts, &mut ids, &mut lengths);
     Chunk { ids, lengths }
-}
-
-/// Calls `f` on each document in order, having asked for the next one's first bytes
-/// ([`prefetch::text_start`]) before each call.
-#[inline]
-fn for_each_prefetched<T: AsRef<str>>(items: &[T], mut f: impl FnMut(&T)) {
-    for (i, item) in items.iter().enumerate() {
-        if let Some(next) = items.get(i + 1) {
-            prefetch::text_start(next.as_ref().as_bytes());
-        }
-        f(item);
-    }
 }
 
 /// [`encode_chunk`] for texts, reserved for one id per two bytes as `encode_flat_in_slices`

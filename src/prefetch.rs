@@ -37,3 +37,15 @@ pub(crate) fn text_start(text: &[u8]) {
         line(&cache_line[0]);
     }
 }
+
+/// Calls `f` on each text in order, having asked for the next one's first bytes
+/// ([`text_start`]) before each call: the batch loops' way through their documents.
+#[inline]
+pub(crate) fn for_each_prefetched<T: AsRef<str>>(texts: &[T], mut f: impl FnMut(&T)) {
+    for (i, text) in texts.iter().enumerate() {
+        if let Some(next) = texts.get(i + 1) {
+            text_start(next.as_ref().as_bytes());
+        }
+        f(text);
+    }
+}

@@ -23,6 +23,7 @@ use crate::models::Model;
 use crate::normalize::Normalizer;
 use crate::parallel;
 use crate::postprocess::PostProcessor;
+use crate::prefetch::for_each_prefetched;
 use crate::pretokenize::scanners::{letter_at, space_before, KnownPattern};
 use crate::pretokenize::{Pieces, PreTokenizer};
 
@@ -372,17 +373,12 @@ impl Tokenizer {
             {
                 self.encode_scanned_batch(bpe, scanner, texts, specials, ids, lengths)
             }
-            _ => {
-                for (index, text) in texts.iter().enumerate() {
-                    if let Some(next) = texts.get(index + 1) {
-                        crate::prefetch::text_start(next.as_bytes());
-                    }
-                    let start = ids.len();
-                    self.encode_with(text, specials, ids);
-                    self.post_process_ids(add_special_tokens, ids, start);
-                    lengths.push(ids.len() - start);
-                }
-            }
+            _ => for_each_prefetched(texts, |text| {
+                let start = ids.len();
+                self.encode_with(text, specials, ids);
+                self.post_process_ids(add_special_tokens, ids, start);
+                lengths.push(ids.len() - start);
+            }),
         }
     }
 
@@ -400,10 +396,7 @@ impl Tokenizer {
         SCRATCH.with(|scratch| {
             let segments = &mut scratch.borrow_mut().segments;
             bpe.scanned_batch(scanner, |batch| {
-                for (index, &text) in texts.iter().enumerate() {
-                    if let Some(next) = texts.get(index + 1) {
-                        crate::prefetch::text_start(next.as_bytes());
-                    }
+                for_each_prefetched(texts, |&text| {
                     self.split_specials(text, specials, segments);
                     for segment in segments.iter() {
                         match segment {
@@ -412,7 +405,7 @@ impl Tokenizer {
                         }
                     }
                     batch.end_document(ids.len());
-                }
+                });
                 for &end in batch.finish(ids) {
                     lengths.push(end - previous);
                     previous = end;
@@ -976,6 +969,17 @@ mod tests {
         );
     }
 
+    /// A built-in encoding (`…_base`) or a `tokenizer.json` of the shared data.
+    fn loaded(name: &str) -> Tokenizer {
+        match name.ends_with("_base") {
+            true => Tokenizer::from_builtin(name).unwrap(),
+            false => {
+                let file = format!("tokenizers/{name}/tokenizer.json");
+                Tokenizer::from_file(crate::testing::data_dir().join(file)).unwrap()
+            }
+        }
+    }
+
     /// The ids of the parts of `text` cut at `cuts`, each encoded on its own, one after the other.
     fn encode_parts(
         tok: &Tokenizer,
@@ -1090,13 +1094,7 @@ mod tests {
             "gpt2",
         ];
         for name in files.iter().copied().chain(["r50k_base", "p50k_base"]) {
-            let tok = match name.ends_with("_base") {
-                true => Tokenizer::from_builtin(name).unwrap(),
-                false => {
-                    let file = format!("tokenizers/{name}/tokenizer.json");
-                    Tokenizer::from_file(crate::testing::data_dir().join(file)).unwrap()
-                }
-            };
+            let tok = loaded(name);
             assert!(tok.space_cuts, "{name}");
             let mut whole = Vec::new();
             tok.encode_with(&text, SpecialTokens::Added, &mut whole);
@@ -1157,14 +1155,6 @@ mod tests {
         texts[102] = String::new();
         texts.push(String::new());
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let data = crate::testing::data_dir();
-        let loaded = |name: &str| match name.ends_with("_base") {
-            true => Tokenizer::from_builtin(name).unwrap(),
-            false => {
-                let file = format!("tokenizers/{name}/tokenizer.json");
-                Tokenizer::from_file(data.join(file)).unwrap()
-            }
-        };
         for name in [
             "o200k_base",
             "cl100k_base",

@@ -254,10 +254,15 @@ impl<'py, 't> ListSink<'py, 't> {
     /// The lists, one per document taken.
     pub(super) fn finish(mut self) -> PyResult<Bound<'py, PyList>> {
         // Before the lists are given away: if making the outer list fails, they are dropped.
+        self.add_references();
+        PyList::new(self.py, std::mem::take(&mut self.lists))
+    }
+
+    /// Adds the references the lists took so far (see [`References`]).
+    fn add_references(&mut self) {
         if let Some(table) = self.table {
             self.references.add_to(table);
         }
-        PyList::new(self.py, std::mem::take(&mut self.lists))
     }
 
     /// Converts `chunk` with ints from `table` (see the module docs): fills the lists, and
@@ -279,9 +284,7 @@ impl Drop for ListSink<'_, '_> {
     /// Adds the references the lists took (see [`References`]), before the lists can be dropped
     /// (on an error, with the sink) or reach Python (after [`ListSink::finish`]).
     fn drop(&mut self) {
-        if let Some(table) = self.table {
-            self.references.add_to(table);
-        }
+        self.add_references();
     }
 }
 
