@@ -14,6 +14,7 @@
 //! character-class splitters of [`CharSplit`] (`Whitespace`, `WhitespaceSplit`,
 //! `BertPreTokenizer`, `Punctuation`, `CharDelimiterSplit`, `UnicodeScripts`), and `Sequence`.
 
+mod ascii_blocks;
 mod byte_level;
 mod char_split;
 mod digits;

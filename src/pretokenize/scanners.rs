@@ -94,6 +94,7 @@
 
 use std::ops::Range;
 
+use super::ascii_blocks::{tile, Rules};
 use super::unicode_tables::{self as tables, LETTER, LOWERISH, NUMBER, SPACE, UPPERISH};
 use crate::swar::{ascii_between, word_at, HIGH_BITS};
 
@@ -188,11 +189,29 @@ impl KnownPattern {
     pub fn for_each_match(self, text: &str, f: impl FnMut(usize, usize)) {
         let bytes = text.as_bytes();
         match self {
-            KnownPattern::Gpt2 => tile(bytes, f, |b, i| gpt2_end(b, i)),
-            KnownPattern::Cl100k => tile(bytes, f, |b, i| cl100k_end(b, i, 3, false)),
-            KnownPattern::Cl100kTiktoken => tile(bytes, f, |b, i| cl100k_end(b, i, 3, true)),
-            KnownPattern::Qwen2 => tile(bytes, f, |b, i| cl100k_end(b, i, 1, false)),
-            KnownPattern::O200k => tile(bytes, f, |b, i| o200k_end(b, i)),
+            KnownPattern::Gpt2 => tile(bytes, Rules::Gpt2, f, |b, i| gpt2_end(b, i)),
+            KnownPattern::Cl100k => {
+                let rules = Rules::Cl100k {
+                    digits: 3,
+                    space_to_end: false,
+                };
+                tile(bytes, rules, f, |b, i| cl100k_end(b, i, 3, false))
+            }
+            KnownPattern::Cl100kTiktoken => {
+                let rules = Rules::Cl100k {
+                    digits: 3,
+                    space_to_end: true,
+                };
+                tile(bytes, rules, f, |b, i| cl100k_end(b, i, 3, true))
+            }
+            KnownPattern::Qwen2 => {
+                let rules = Rules::Cl100k {
+                    digits: 1,
+                    space_to_end: false,
+                };
+                tile(bytes, rules, f, |b, i| cl100k_end(b, i, 1, false))
+            }
+            KnownPattern::O200k => tile(bytes, Rules::O200k, f, |b, i| o200k_end(b, i)),
             KnownPattern::Clip => clip_matches(bytes, f),
         }
     }
@@ -214,18 +233,6 @@ impl KnownPattern {
     /// that they are the pieces of a split that keeps its matches.
     pub fn tiles(self) -> bool {
         !matches!(self, KnownPattern::Clip)
-    }
-}
-
-/// Reports the consecutive matches `i..end(i)` covering the whole text (the matches tile it).
-#[inline(always)]
-fn tile(bytes: &[u8], mut f: impl FnMut(usize, usize), end: impl Fn(&[u8], usize) -> usize) {
-    let mut i = 0;
-    while i < bytes.len() {
-        let e = end(bytes, i);
-        debug_assert!(e > i && e <= bytes.len());
-        f(i, e);
-        i = e;
     }
 }
 
@@ -329,7 +336,7 @@ fn numbers(bytes: &[u8], mut i: usize, max: usize) -> usize {
 
 /// `'s|'t|'re|'ve|'m|'ll|'d` at `i` (where `bytes[i] == b'\''`), case-sensitive.
 #[inline(always)]
-fn contraction(bytes: &[u8], i: usize) -> Option<usize> {
+pub(super) fn contraction(bytes: &[u8], i: usize) -> Option<usize> {
     match (bytes.get(i + 1), bytes.get(i + 2)) {
         (Some(b's' | b't' | b'm' | b'd'), _) => Some(i + 2),
         (Some(b'r' | b'v'), Some(b'e')) | (Some(b'l'), Some(b'l')) => Some(i + 3),
@@ -340,7 +347,7 @@ fn contraction(bytes: &[u8], i: usize) -> Option<usize> {
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `i` (where `bytes[i] == b'\''`). Both engines fold `s` to
 /// `S` and `ſ` (U+017F, bytes C5 BF) and the other letters only to their ASCII capitals.
 #[inline(always)]
-fn contraction_ignore_case(bytes: &[u8], i: usize) -> Option<usize> {
+pub(super) fn contraction_ignore_case(bytes: &[u8], i: usize) -> Option<usize> {
     let first = *bytes.get(i + 1)?;
     let second = bytes.get(i + 2).map(|b| b | 0x20);
     // `| 0x20` maps exactly `X` and `x` to `x` for the ASCII letters compared against here.
@@ -1080,13 +1087,34 @@ mod tests {
         ("𝐀𝐚𝒜𐐀𐐨\u{10ffff}\u{e000}", 2),
     ];
 
+    /// The groups of [`ALPHABET`] that are ASCII, and one non-ASCII group seldom: texts whose
+    /// windows of 64 ASCII bytes (`ascii_blocks.rs`) run full and end at all kinds of bytes.
+    const ASCII_ALPHABET: &[(&str, u32)] = &[
+        ("abcdefghijklmnopqrstuvwxyz", 30),
+        ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 12),
+        ("0123456789", 10),
+        (" ", 30),
+        ("'", 12),
+        ("sStTmMdDrReEvVlL", 10),
+        ("!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~", 10),
+        ("/", 6),
+        ("\r\n\t\u{b}\u{c}", 10),
+        ("\n", 8),
+        ("\u{0}\u{7f}\u{1c}\u{1f}", 1),
+        ("ſé\u{a0}\u{85}中", 1),
+    ];
+
     fn random_text(rng: &mut Rng, max_atoms: usize) -> String {
-        let total: u32 = ALPHABET.iter().map(|&(_, w)| w).sum();
+        random_text_of(ALPHABET, rng, max_atoms)
+    }
+
+    fn random_text_of(alphabet: &[(&str, u32)], rng: &mut Rng, max_atoms: usize) -> String {
+        let total: u32 = alphabet.iter().map(|&(_, w)| w).sum();
         let atoms = rng.below(max_atoms + 1);
         let mut text = String::new();
         for _ in 0..atoms {
             let mut pick = rng.below(total as usize) as u32;
-            let group = ALPHABET
+            let group = alphabet
                 .iter()
                 .find(|&&(_, w)| {
                     pick < w || {
@@ -1141,6 +1169,23 @@ mod tests {
             for case in 0..cases {
                 let text = random_text(&mut rng, if case % 10 == 0 { 300 } else { 30 });
                 let what = format!("{known:?} / {engine:?} / random case {case}");
+                assert_same(&what, &text, &reference.ranges(&text), &scan(known, &text));
+            }
+        }
+    }
+
+    /// Mostly ASCII, up to 400 bytes: the windows of `ascii_blocks.rs` settle most pieces.
+    #[test]
+    fn random_ascii_strings_match_engines() {
+        let cases: usize = std::env::var("FERROTOK_RANDOM_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        for (pattern, engine, known, reference) in checked() {
+            let mut rng = Rng(0xA5C1 ^ pattern.len() as u64);
+            for case in 0..cases {
+                let text = random_text_of(ASCII_ALPHABET, &mut rng, 200);
+                let what = format!("{known:?} / {engine:?} / random ASCII case {case}");
                 assert_same(&what, &text, &reference.ranges(&text), &scan(known, &text));
             }
         }
