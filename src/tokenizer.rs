@@ -349,10 +349,11 @@ impl Tokenizer {
     /// the post-processor), appending their ids to `ids` one text after the other and each
     /// text's number of ids to `lengths`.
     ///
-    /// When the texts are only split at added tokens and by a scanner and then go to a BPE model,
-    /// as with every tiktoken encoding, they share one ring of queued pieces
-    /// ([`crate::models::bpe::ScannedBatch`]), which keeps the cache's look-ups ahead across the
-    /// ends of documents.
+    /// When the texts are only split at added tokens, normalized, cut by a scanner and then go to
+    /// a BPE model, as with every tiktoken encoding (and Qwen 2.5, with NFC), they share one ring
+    /// of queued pieces ([`crate::models::bpe::ScannedBatch`]), which keeps the cache's look-ups
+    /// ahead across the ends of documents. A text the normalizer rewrites is encoded from its
+    /// copy, after what is queued.
     pub fn encode_batch_into(
         &self,
         texts: &[&str],
@@ -366,10 +367,7 @@ impl Tokenizer {
             && matches!(specials, SpecialTokens::Added | SpecialTokens::NonSpecial);
         match (&self.model, self.tiling) {
             (Model::Bpe(bpe), Some(scanner))
-                if bpe.batches_scanned()
-                    && self.normalizer.is_none()
-                    && !post_processes
-                    && !matches_normalized =>
+                if bpe.batches_scanned() && !post_processes && !matches_normalized =>
             {
                 self.encode_scanned_batch(bpe, scanner, texts, specials, ids, lengths)
             }
@@ -394,14 +392,29 @@ impl Tokenizer {
     ) {
         let mut previous = ids.len();
         SCRATCH.with(|scratch| {
-            let segments = &mut scratch.borrow_mut().segments;
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                segments,
+                normalized,
+                ..
+            } = &mut *scratch;
             bpe.scanned_batch(scanner, |batch| {
                 for_each_prefetched(texts, |&text| {
                     self.split_specials(text, specials, segments);
                     for segment in segments.iter() {
                         match segment {
                             Segment::Token { id, .. } => batch.token(*id, ids),
-                            Segment::Text(range) => batch.text(&text[range.clone()], ids),
+                            Segment::Text(range) => {
+                                let raw = &text[range.clone()];
+                                match &self.normalizer {
+                                    Some(normalizer)
+                                        if normalizer.normalize_or_keep(raw, normalized) =>
+                                    {
+                                        batch.text_now(normalized, ids)
+                                    }
+                                    _ => batch.text(raw, ids),
+                                }
+                            }
                         }
                     }
                     batch.end_document(ids.len());
@@ -1145,6 +1158,9 @@ mod tests {
             "qzxj",
             "HTMLParser",
             "\t",
+            // NFC rewrites these (Qwen 2.5): a text holding one takes the copy's path.
+            "e\u{301}",
+            "\u{212b}",
         ];
         let mut rng = crate::testing::Rng(11);
         let mut texts: Vec<String> = (0..3000).map(|_| rng.text(&alphabet, 40)).collect();
@@ -1159,11 +1175,16 @@ mod tests {
             "o200k_base",
             "cl100k_base",
             "llama-3.1",
+            "qwen2.5",
             "bert-base-uncased",
         ] {
             let tok = loaded(name);
-            let piped = tok.tiling.is_some() && tok.normalizer.is_none();
-            assert_eq!(piped, name != "bert-base-uncased", "{name}");
+            // All but BERT take the shared ring; Qwen 2.5 with its normalizer (NFC).
+            assert_eq!(tok.tiling.is_some(), name != "bert-base-uncased", "{name}");
+            assert_eq!(
+                tok.normalizer.is_some(),
+                name.starts_with("qwen") || name.starts_with("bert")
+            );
             let matcher = tok.special_matcher(None).unwrap();
             let cases = [
                 (SpecialTokens::Added, false),

@@ -238,6 +238,25 @@ impl<'t> ScannedBatch<'_, '_, 't> {
         );
     }
 
+    /// Appends the ids of `text` after those of everything queued, leaving none of its pieces
+    /// in the ring: for a text that does not live as long as the batch (a normalized copy).
+    pub fn text_now(&mut self, text: &str, out: &mut Vec<u32>) {
+        self.flush(out);
+        let bytes = text.as_bytes();
+        let bpe = self.bpe;
+        let cache = &mut *self.cache;
+        let mut encode = |piece: &[u8], out: &mut Vec<u32>| bpe.encode_uncached(piece, out);
+        let mut ahead = Ahead::default();
+        self.scanner.for_each_match(
+            text,
+            #[inline(always)]
+            |start, end| {
+                cache.encode_ahead_in::<false>(&mut ahead, bytes, (start, end), out, &mut encode)
+            },
+        );
+        cache.finish(&mut ahead, out, &mut encode);
+    }
+
     /// Appends `id` (an added token) after the ids of everything queued.
     pub fn token(&mut self, id: u32, out: &mut Vec<u32>) {
         self.flush(out);

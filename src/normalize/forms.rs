@@ -77,7 +77,21 @@ impl Composed {
     }
 
     /// Appends the composed form of `text` to `out`: what the reference gives for the whole text.
-    pub(crate) fn normalize(self, text: &str, out: &mut String) {
+    #[cfg(test)]
+    fn normalize(self, text: &str, out: &mut String) {
+        if !self.normalize_or_keep(text, out) {
+            out.push_str(text);
+        }
+    }
+
+    /// Appends the composed form of `text` to `out` and returns true, or returns false (and
+    /// appends nothing) when `text` is its own composed form.
+    ///
+    /// Why: a text that needs no composing (all of English, code and most other text) can then
+    /// be encoded where it is. Qwen 2.5 (NFC) copied every text, and so could not take a batch's
+    /// shared ring of pieces (`Tokenizer::encode_batch_into`), which needs the text to outlive
+    /// the batch.
+    pub(crate) fn normalize_or_keep(self, text: &str, out: &mut String) -> bool {
         let bytes = text.as_bytes();
         // `text[..copied]` is in `out`; `boundary` is where the last boundary character starts
         // (the text's start is one too).
@@ -123,7 +137,11 @@ impl Composed {
             }
             at = end;
         }
+        if copied == 0 {
+            return false;
+        }
         out.push_str(&text[copied..]);
+        true
     }
 }
 

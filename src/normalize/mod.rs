@@ -255,9 +255,9 @@ impl Normalizer {
 
     /// Writes the normalized form of `text` into `out` (cleared first) and returns true, or
     /// returns false when it finds on the way that `text` is its own normal form, so that the
-    /// caller can use it where it is instead of a copy. Only the precompiled map tells so, of
-    /// text that is all plain ASCII to it (English, for T5 and ALBERT), and a sequence whose
-    /// steps all tell so.
+    /// caller can use it where it is instead of a copy. Only some tell so: the precompiled map,
+    /// of text that is all plain ASCII to it (English, for T5 and ALBERT); NFC and NFKC, of text
+    /// that needs no composing; and a sequence whose steps all tell so.
     ///
     /// Every variant below writes the whole result; none reads `out` first.
     pub fn normalize_or_keep(&self, text: &str, out: &mut String) -> bool {
@@ -330,9 +330,9 @@ impl Normalizer {
             }
             Normalizer::Replace { pattern, content } => pattern.replace_all(text, content, out),
             // Each output character comes with its change count (what alignments need later).
-            Normalizer::Nfc => Composed::Nfc.normalize(text, out),
+            Normalizer::Nfc => return Composed::Nfc.normalize_or_keep(text, out),
             Normalizer::Nfd => out.extend(text.nfd().map(|(c, _)| c)),
-            Normalizer::Nfkc => Composed::Nfkc.normalize(text, out),
+            Normalizer::Nfkc => return Composed::Nfkc.normalize_or_keep(text, out),
             Normalizer::Nfkd => out.extend(text.nfkd().map(|(c, _)| c)),
         }
         true
