@@ -228,7 +228,7 @@ pub(super) enum Rules {
     /// start pieces. `space_to_end`: tiktoken's `\s++$`.
     Cl100k { digits: u8, space_to_end: bool },
     /// o200k: as cl100k, and a lowercase letter followed by a capital ends a piece;
-    /// contractions (any case) end the word before them; digits in threes.
+    /// contractions (any case) belong to the word before them; digits in threes.
     O200k,
 }
 
@@ -511,6 +511,7 @@ pub(super) fn tile(
                 end_at(bytes, start)
             }
         };
+        debug_assert!(end > start && end <= bytes.len());
         f(start, end);
         start = end;
     }
