@@ -18,9 +18,9 @@
 //! scanner alone on English 452 → 922 MB/s, on code 408 → 971, on the multilingual files
 //! 439 → 429, on Japanese 798 → 730 (few windows there; the general scanner's loop compiles a
 //! little worse beside this one); a whole encoding of the mixed corpus, repeated text, 215–222
-//! → 255–260 MB/s. The `throughput` test of `scanners.rs` (every pattern, whole folders, one
-//! core) now gives 860–920 MB/s on English and 1.1–1.4 GB/s on code for GPT-2, cl100k (both
-//! engines' strings) and the others.
+//! → 255–260 MB/s. The `throughput` test of `scanners.rs` (whole folders, one core) now gives
+//! 0.83–1.02 GB/s on English and 1.07–1.37 GB/s on code for every pattern of this module (two
+//! runs).
 //!
 //! # How a window is read
 //!
