@@ -18,9 +18,9 @@
 //! scanner alone on English 452 → 922 MB/s, on code 408 → 971, on the multilingual files
 //! 439 → 429, on Japanese 798 → 730 (few windows there; the general scanner's loop compiled a
 //! little worse beside this one, mended since, see [`tile`]); a whole encoding of the mixed
-//! corpus, repeated text, 215–222 → 255–260 MB/s. The `throughput` test of `scanners.rs` (whole folders, one core) now gives
-//! 0.83–1.02 GB/s on English and 1.07–1.37 GB/s on code for every pattern of this module (two
-//! runs).
+//! corpus, repeated text, 215–222 → 255–260 MB/s. The `throughput` test of `scanners.rs` (whole
+//! folders, one core) now gives 0.83–1.02 GB/s on English and 1.07–1.37 GB/s on code for every
+//! pattern of this module (two runs).
 //!
 //! # How a window is read
 //!
