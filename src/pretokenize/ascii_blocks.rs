@@ -254,6 +254,13 @@ fn window_starts(bytes: &[u8], at: usize, window: &[u8; WINDOW], rules: Rules) -
     // The first byte that is not classified.
     let end = c.valid.count_ones() as usize;
     let at_text_end = end == len;
+    // The text's last byte, when it and the byte before it are both in `run`: a whitespace run
+    // that reaches the end of the text is one piece (`\s+(?!\S)` takes it whole), so its last
+    // byte starts none.
+    let last_of_run_to_end = |run: u64| match at_text_end && len >= 2 {
+        true if (run >> (len - 2)) & 0b11 == 0b11 => 1u64 << (len - 1),
+        _ => 0,
+    };
     let letter = c.letter();
     let other = c.other();
     let blank_space = c.space & !c.newline;
@@ -293,12 +300,9 @@ fn window_starts(bytes: &[u8], at: usize, window: &[u8; WINDOW], rules: Rules) -
     let starts = match rules {
         Rules::Gpt2 => {
             // A whitespace run's first byte, and its last when it has two or more, unless the
-            // run reaches the end of the text (`\s+(?!\S)` takes it whole).
-            let mut space_starts =
-                (c.space & !before(c.space)) | (c.space & before(c.space) & !after(c.space));
-            if at_text_end && len >= 2 && (c.space >> (len - 2)) & 0b11 == 0b11 {
-                space_starts &= !(1 << (len - 1));
-            }
+            // run reaches the end of the text.
+            let space_starts = (c.space & !before(c.space))
+                | (c.space & before(c.space) & !after(c.space) & !last_of_run_to_end(c.space));
             let led = before(c.blank);
             (((letter_starts | digit_starts | other_starts) & !led)
                 | space_starts
@@ -319,12 +323,8 @@ fn window_starts(bytes: &[u8], at: usize, window: &[u8; WINDOW], rules: Rules) -
             let seeds = c.newline & before(other);
             let taken = (((trailing.wrapping_add(seeds)) ^ trailing) & trailing) | seeds;
             let after_taken = before(taken) & !taken;
-            let space = newline_space_starts(&c, taken);
-            let mut space_starts = space.starts;
-            if at_text_end && len >= 2 && (blank_space >> (len - 2)) & 0b11 == 0b11 {
-                // Spaces after the last newline that reach the end of the text: one piece.
-                space_starts &= !(1 << (len - 1));
-            }
+            // Spaces after the last newline that reach the end of the text: one piece.
+            let space_starts = newline_space_starts(&c, taken) & !last_of_run_to_end(blank_space);
             if matches!(
                 rules,
                 Rules::Cl100k {
@@ -335,47 +335,42 @@ fn window_starts(bytes: &[u8], at: usize, window: &[u8; WINDOW], rules: Rules) -
                 // tiktoken's `\s++$`: a whitespace run that reaches the end of the text is one
                 // piece even with newlines in it. Left to the general scanner.
                 if at_text_end && c.space & (1 << (len - 1)) != 0 {
-                    stops |= space.last_run_start;
+                    stops |= last_run_start(c.space, c.valid);
                 }
             }
             if !at_text_end && end >= 1 && c.space & (1 << (end - 1)) != 0 {
                 // A run that reaches the window's end may have a newline beyond it: only its
                 // first byte is settled.
-                settled_end = settled_end.min(space.last_run_start.trailing_zeros() as usize + 1);
+                let run_start = last_run_start(c.space, c.valid).trailing_zeros() as usize;
+                settled_end = settled_end.min(run_start + 1);
             }
             let digit_groups = match rules {
                 Rules::Cl100k { digits: 1, .. } => c.digit,
                 _ => digit_groups_of_three(c.digit, digit_starts),
             };
+            // "Other" bytes that start a piece: the first of a run (unless a space leads it),
+            // and the byte after what a run took (`"/("` after `".\n"`). An o200k contraction's
+            // apostrophe belongs to the word before it.
+            let mut other_led = (other_starts & !before(c.blank) & !taken) | (after_taken & other);
             if o200k {
+                other_led &= !contractions;
                 // A contraction right after another one: its apostrophe follows a letter that
                 // may belong to the first contraction, not to a word.
                 stops |= contractions & ((contractions << 2) | (contractions << 3));
-                // "Other" bytes that start a piece: the first of a run (unless a space leads
-                // it), and the byte after what a run took (`"/("` after `".\n"`).
-                let other_led = (other_starts & !before(c.blank) & !contractions & !taken)
-                    | (after_taken & other);
-                let letters_led = letter_starts & !before(blank_space | other_led);
+            }
+            let letters_led = letter_starts & !before(blank_space | other_led);
+            let starts = other_led
+                | letters_led
+                | digit_groups
+                | space_starts
+                | after_contraction
+                | after_taken;
+            if o200k {
                 let case_changes = c.upper & before(c.lower);
-                (other_led
-                    | letters_led
-                    | case_changes
-                    | digit_groups
-                    | space_starts
-                    | after_contraction
-                    | after_taken)
-                    & !covered
+                (starts | case_changes) & !covered
             } else {
-                let other_led = other_starts & !before(c.blank) & !taken;
-                let letters_led =
-                    letter_starts & !before(blank_space | (other_led & !contractions));
-                (other_led
-                    | letters_led
-                    | digit_groups
-                    | space_starts
-                    | after_contraction
-                    | after_taken)
-                    & !(covered & !contractions)
+                // cl100k's contractions are pieces of their own.
+                starts & !(covered & !contractions)
             }
         }
     };
@@ -394,21 +389,12 @@ fn window_starts(bytes: &[u8], at: usize, window: &[u8; WINDOW], rules: Rules) -
     starts
 }
 
-/// The starts of whitespace pieces for patterns that end a run at its last newline, and the
-/// start of the last run in the window.
-struct SpaceStarts {
-    starts: u64,
-    /// The lowest bit of the run that holds the window's last classified byte, if that byte is
-    /// whitespace (else 0).
-    last_run_start: u64,
-}
-
 /// cl100k and o200k: in a whitespace run, `\s*[\r\n]+` takes everything up to its last
 /// newline; after it, `\s+(?!\S)` takes all but the last byte, which starts the next piece.
 /// So a run's pieces start at its first byte (unless an "other" run took it, `taken`), after
 /// its last newline, and at its last byte unless that is a newline.
 #[inline(always)]
-fn newline_space_starts(c: &Classes, taken: u64) -> SpaceStarts {
+fn newline_space_starts(c: &Classes, taken: u64) -> u64 {
     let space = c.space;
     let blank_space = space & !c.newline;
     let first = space & !before(space) & !taken;
@@ -424,16 +410,13 @@ fn newline_space_starts(c: &Classes, taken: u64) -> SpaceStarts {
             (reversed.wrapping_add((last & blank_space).reverse_bits()) & !reversed).reverse_bits();
         starts |= before(landing & c.newline);
     }
-    SpaceStarts {
-        starts,
-        last_run_start: last_run_start_of(space, c.valid),
-    }
+    starts
 }
 
 /// The lowest bit of the whitespace run that holds the last classified byte, or 0 if that byte
 /// is not whitespace.
 #[inline(always)]
-fn last_run_start_of(space: u64, valid: u64) -> u64 {
+fn last_run_start(space: u64, valid: u64) -> u64 {
     let top = 63 - valid.leading_zeros().min(63);
     if valid == 0 || space & (1 << top) == 0 {
         return 0;
