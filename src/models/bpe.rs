@@ -225,36 +225,18 @@ pub struct ScannedBatch<'m, 'c, 't> {
 impl<'t> ScannedBatch<'_, '_, 't> {
     /// Queues the pieces of `text`; some of their ids reach `out` later.
     pub fn text(&mut self, text: &'t str, out: &mut Vec<u32>) {
-        let bytes = text.as_bytes();
-        let bpe = self.bpe;
-        let (cache, ahead) = (&mut *self.cache, &mut self.ahead);
-        let mut encode = |piece: &[u8], out: &mut Vec<u32>| bpe.encode_uncached(piece, out);
-        self.scanner.for_each_match(
-            text,
-            #[inline(always)]
-            |start, end| {
-                cache.encode_ahead_in::<true>(ahead, bytes, (start, end), out, &mut encode)
-            },
-        );
+        let (bpe, scanner) = (self.bpe, self.scanner);
+        bpe.queue_scanned::<true>(self.cache, &mut self.ahead, scanner, text, out);
     }
 
     /// Appends the ids of `text` after those of everything queued, leaving none of its pieces
     /// in the ring: for a text that does not live as long as the batch (a normalized copy).
     pub fn text_now(&mut self, text: &str, out: &mut Vec<u32>) {
         self.flush(out);
-        let bytes = text.as_bytes();
-        let bpe = self.bpe;
-        let cache = &mut *self.cache;
-        let mut encode = |piece: &[u8], out: &mut Vec<u32>| bpe.encode_uncached(piece, out);
         let mut ahead = Ahead::default();
-        self.scanner.for_each_match(
-            text,
-            #[inline(always)]
-            |start, end| {
-                cache.encode_ahead_in::<false>(&mut ahead, bytes, (start, end), out, &mut encode)
-            },
-        );
-        cache.finish(&mut ahead, out, &mut encode);
+        let bpe = self.bpe;
+        bpe.queue_scanned::<false>(self.cache, &mut ahead, self.scanner, text, out);
+        bpe.finish_queue(self.cache, &mut ahead, out);
     }
 
     /// Appends `id` (an added token) after the ids of everything queued.
@@ -276,9 +258,7 @@ impl<'t> ScannedBatch<'_, '_, 't> {
     }
 
     fn flush(&mut self, out: &mut Vec<u32>) {
-        let bpe = self.bpe;
-        let mut encode = |piece: &[u8], out: &mut Vec<u32>| bpe.encode_uncached(piece, out);
-        self.cache.finish(&mut self.ahead, out, &mut encode);
+        self.bpe.finish_queue(self.cache, &mut self.ahead, out);
     }
 }
 
@@ -819,9 +799,7 @@ impl Bpe {
             for piece in pieces {
                 self.encode_cached(cache, &mut ahead, piece, out);
             }
-            cache.finish(&mut ahead, out, &mut |piece, out| {
-                self.encode_uncached(piece, out)
-            });
+            self.finish_queue(cache, &mut ahead, out);
         });
     }
 
@@ -834,7 +812,6 @@ impl Bpe {
             scanner.find_ranges(text, &mut ranges);
             return self.encode_pieces(ranges.into_iter().map(|r| &bytes[r]), out);
         }
-        let mut encode = |piece: &[u8], out: &mut Vec<u32>| self.encode_uncached(piece, out);
         word_cache::with_cache(self.cache_id, |cache| {
             // Two loops rather than a test per piece, so that the scanner's loop is compiled for
             // each case. Callgrind, `encode_corpus` on 2 MB of the four folders, repeated text,
@@ -850,23 +827,41 @@ impl Bpe {
                     |start, end| self.encode_cached(cache, &mut ahead, &bytes[start..end], out),
                 );
             } else {
-                // A whole piece's key is read from the text around it (`Key::in_text`).
-                scanner.for_each_match(
-                    text,
-                    #[inline(always)]
-                    |start, end| {
-                        cache.encode_ahead_in::<false>(
-                            &mut ahead,
-                            bytes,
-                            (start, end),
-                            out,
-                            &mut encode,
-                        );
-                    },
-                );
+                self.queue_scanned::<false>(cache, &mut ahead, scanner, text, out);
             }
-            cache.finish(&mut ahead, out, &mut encode);
+            self.finish_queue(cache, &mut ahead, out);
         });
+    }
+
+    /// Writes the ids of the pieces still queued on `ahead`.
+    fn finish_queue(&self, cache: &mut WordCache, ahead: &mut Ahead<'_>, out: &mut Vec<u32>) {
+        let mut encode = |piece: &[u8], out: &mut Vec<u32>| self.encode_uncached(piece, out);
+        cache.finish(ahead, out, &mut encode);
+    }
+
+    /// Queues the pieces `scanner` cuts from `text` on `ahead`, through `cache`; the ids of
+    /// the pieces that leave the ring reach `out`. `BATCH` as for
+    /// [`WordCache::encode_ahead_in`]. The one loop of [`Bpe::encode_scanned`],
+    /// [`ScannedBatch::text`] and [`ScannedBatch::text_now`].
+    #[inline(always)]
+    fn queue_scanned<'p, const BATCH: bool>(
+        &self,
+        cache: &mut WordCache,
+        ahead: &mut Ahead<'p>,
+        scanner: KnownPattern,
+        text: &'p str,
+        out: &mut Vec<u32>,
+    ) {
+        let bytes = text.as_bytes();
+        let mut encode = |piece: &[u8], out: &mut Vec<u32>| self.encode_uncached(piece, out);
+        // A whole piece's key is read from the text around it (`Key::in_text`).
+        scanner.for_each_match(
+            text,
+            #[inline(always)]
+            |start, end| {
+                cache.encode_ahead_in::<BATCH>(ahead, bytes, (start, end), out, &mut encode)
+            },
+        );
     }
 
     /// Whether [`Bpe::scanned_batch`] serves this model: not with BPE-dropout (no cache) nor
