@@ -170,19 +170,147 @@ pub fn encode_flat_into<T, E>(
         }
         return;
     }
-    let chunk_len = items.len().div_ceil(workers * 8).max(1);
-    let chunks: Vec<&[T]> = items.chunks(chunk_len).collect();
-    // Each chunk's buffer reserved as the caller's is (see `encode_flat_in_slices` in the
-    // bindings): one id per two bytes of text, so that it is not grown by copying.
-    let chunk_capacity = total_bytes / chunks.len() / 2;
-    let encoded: Vec<Chunk> = map(&chunks, total_bytes, Some(workers), |chunk| {
-        encode_chunk(chunk, chunk_capacity, encode)
-    });
+    // Chunks of about equal bytes, not of equal numbers of documents: documents differ in size
+    // by orders of magnitude. `compare.py`'s 4 MB batch in 16 chunks of as many documents had
+    // two chunks of 1.1 MB (long Japanese and multilingual documents) among fourteen of
+    // 80-190 kB, so whichever thread took the last big one worked alone for a quarter of the
+    // call.
+    let chunks = chunks_by_bytes(items, total_bytes.div_ceil(workers * CHUNKS_PER_THREAD));
+    let encoded = match pool(workers) {
+        Some(pool) => encode_chunks_in_parts(&pool, workers, &chunks, encode),
+        None => chunks
+            .iter()
+            .map(|chunk| encode_texts(chunk, encode))
+            .collect(),
+    };
     append_in_parallel(&encoded, workers, ids);
     offsets.reserve(items.len());
     for chunk in encoded {
         for len in chunk.lengths {
             offsets.push(offsets[offsets.len() - 1] + len as i64);
+        }
+    }
+}
+
+/// How many chunks of about equal bytes [`encode_flat_into`] cuts a batch into per thread: the
+/// thread that finishes its part first then takes chunks from the end of another's part, so the
+/// two finish at most about a chunk apart (for `compare.py`'s batch on two threads, 125 kB, half
+/// a millisecond). Not measured against other counts: a chunk costs an allocation and a copy of
+/// its ids, both small next to encoding 125 kB.
+const CHUNKS_PER_THREAD: usize = 16;
+
+/// Encodes `chunks` on `pool`'s `workers` threads, in order of the chunks within each thread.
+///
+/// Each thread begins with a contiguous part of the batch (its share of the chunks) and works
+/// through it from the front; a thread done with its part takes chunks from the back of the
+/// part with the most chunks left.
+///
+/// Why not an even split by rayon: each thread keeps its own word cache (see
+/// `models::word_cache`), and a repeated batch (a benchmark, an epoch) is fast only where a thread
+/// meets documents it has met before. Rayon's split gives each thread about the same half of
+/// the chunks every call, but its threads steal whatever is left at the time, so which thread
+/// encodes the chunks near the middle changes from call to call; a document encoded by a thread
+/// that had not seen it runs at the speed of new text, five to seven times slower. Here the
+/// owner of a part always starts from its front, and only the end of a part goes to a thread that
+/// finished early, about the same chunks every call. Measured with the change to chunks of equal
+/// bytes (`compare.py`'s 4 MB batch, arrays, two threads, median of 15 calls, three runs in turns
+/// with the build before): gpt2 14.4 / 10.2 / 12.3 → 9.3 / 9.4 / 11.4 ms, llama-3.1
+/// 12.8 / 11.4 / 11.3 → 10.4 / 8.3 / 10.1, o200k 12.8 / 9.5 / 11.4 → 10.5 / 8.0 / 10.1. The
+/// process's CPU time per call on two threads fell the same way, to about that of one thread:
+/// the time went to merges, not to waiting.
+fn encode_chunks_in_parts<T, E>(
+    pool: &ThreadPool,
+    workers: usize,
+    chunks: &[&[T]],
+    encode: &E,
+) -> Vec<Chunk>
+where
+    T: Sync + AsRef<str>,
+    E: EncodeTexts,
+{
+    let per_part = chunks.len().div_ceil(workers);
+    let parts: Vec<Claims> = (0..workers)
+        .map(|part| {
+            let start = (part * per_part).min(chunks.len());
+            Claims::new(start..(start + per_part).min(chunks.len()))
+        })
+        .collect();
+    let encoded: Vec<OnceLock<Chunk>> = chunks.iter().map(|_| OnceLock::new()).collect();
+    let (parts, encoded_ref) = (&parts, &encoded);
+    pool.scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(move |_| {
+                // A pool's thread index is the same from call to call; a job that runs on a
+                // thread that already ran one finds its part empty and helps the others.
+                let own = &parts[rayon::current_thread_index().unwrap_or(0) % workers];
+                while let Some(index) = own.claim(End::Front).or_else(|| steal(parts)) {
+                    let chunk = encode_texts(chunks[index], encode);
+                    let _ = encoded_ref[index].set(chunk);
+                }
+            });
+        }
+    });
+    encoded
+        .into_iter()
+        .map(|chunk| {
+            chunk
+                .into_inner()
+                .expect("every chunk was claimed and encoded")
+        })
+        .collect()
+}
+
+/// A chunk from the back of the part with the most chunks left; `None` when all are claimed.
+fn steal(parts: &[Claims]) -> Option<usize> {
+    loop {
+        let busiest = parts.iter().max_by_key(|part| part.left())?;
+        if busiest.left() == 0 {
+            return None;
+        }
+        if let Some(index) = busiest.claim(End::Back) {
+            return Some(index);
+        }
+    }
+}
+
+/// Chunk indices not claimed yet, `first..end` as `end << 32 | first` in one atomic, claimed one
+/// at a time from either end.
+struct Claims(AtomicU64);
+
+impl Claims {
+    fn new(range: std::ops::Range<usize>) -> Claims {
+        Claims(AtomicU64::new(
+            (range.end as u64) << 32 | range.start as u64,
+        ))
+    }
+
+    /// How many are left (at the moment of asking).
+    fn left(&self) -> usize {
+        let unclaimed = self.0.load(Ordering::Relaxed);
+        (unclaimed >> 32).saturating_sub(unclaimed & 0xFFFF_FFFF) as usize
+    }
+
+    /// The index at `end` of the unclaimed ones, now claimed.
+    fn claim(&self, end: End) -> Option<usize> {
+        let mut unclaimed = self.0.load(Ordering::Relaxed);
+        loop {
+            let (first, last) = (unclaimed & 0xFFFF_FFFF, unclaimed >> 32);
+            if first >= last {
+                return None;
+            }
+            let (claimed, rest) = match end {
+                End::Front => (first, last << 32 | (first + 1)),
+                End::Back => (last - 1, (last - 1) << 32 | first),
+            };
+            match self.0.compare_exchange_weak(
+                unclaimed,
+                rest,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(claimed as usize),
+                Err(now) => unclaimed = now,
+            }
         }
     }
 }
@@ -294,7 +422,7 @@ where
     let chunk_bytes = ORDERED_CHUNK_BYTES.min(total_bytes / (workers * 4)).max(1);
     let chunks = chunks_by_bytes(texts, chunk_bytes);
     let shared = Ordered {
-        unclaimed: AtomicU64::new((chunks.len() as u64) << 32),
+        unclaimed: Claims::new(0..chunks.len()),
         stop: AtomicBool::new(false),
         done: Mutex::new((0..chunks.len()).map(|_| None).collect()),
         ready: Condvar::new(),
@@ -315,9 +443,9 @@ where
 
 /// The state [`encode_in_order`]'s threads share.
 struct Ordered {
-    /// The chunks no thread has claimed yet, `first..end` as `end << 32 | first`: the pool's
-    /// threads claim from the front, the calling thread from the back (see [`End`]).
-    unclaimed: AtomicU64,
+    /// The chunks no thread has claimed yet: the pool's threads claim from the front, the calling
+    /// thread from the back (see [`End`]).
+    unclaimed: Claims,
     /// Set when the calling thread gives up (its sink failed, or a chunk panicked).
     stop: AtomicBool,
     /// Each chunk's outcome, from when it is encoded until the calling thread takes it.
@@ -333,7 +461,7 @@ impl Ordered {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
-        let Some(index) = self.claim(end) else {
+        let Some(index) = self.unclaimed.claim(end) else {
             return false;
         };
         let texts = chunks[index];
@@ -375,30 +503,6 @@ impl Ordered {
         }
     }
 
-    /// The index of an unclaimed chunk at `end`, now claimed.
-    fn claim(&self, end: End) -> Option<usize> {
-        let mut unclaimed = self.unclaimed.load(Ordering::Relaxed);
-        loop {
-            let (first, last) = (unclaimed & 0xFFFF_FFFF, unclaimed >> 32);
-            if first >= last {
-                return None;
-            }
-            let (claimed, rest) = match end {
-                End::Front => (first, last << 32 | (first + 1)),
-                End::Back => (last - 1, (last - 1) << 32 | first),
-            };
-            match self.unclaimed.compare_exchange_weak(
-                unclaimed,
-                rest,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(claimed as usize),
-                Err(now) => unclaimed = now,
-            }
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<std::thread::Result<Chunk>>>> {
         // Nothing panics while holding the lock (encoding is caught outside it).
         self.done
@@ -424,11 +528,11 @@ enum End {
 }
 
 /// `texts` cut into runs of whole documents of about `chunk_bytes` each.
-fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t [&'a str]> {
+fn chunks_by_bytes<T: AsRef<str>>(texts: &[T], chunk_bytes: usize) -> Vec<&[T]> {
     let mut chunks = Vec::with_capacity(texts.len().min(1024));
     let (mut start, mut bytes) = (0, 0);
     for (index, text) in texts.iter().enumerate() {
-        bytes += text.len();
+        bytes += text.as_ref().len();
         if bytes >= chunk_bytes {
             chunks.push(&texts[start..=index]);
             (start, bytes) = (index + 1, 0);
@@ -440,20 +544,15 @@ fn chunks_by_bytes<'t, 'a>(texts: &'t [&'a str], chunk_bytes: usize) -> Vec<&'t 
     chunks
 }
 
-/// Encodes `items` into one chunk whose ids are reserved for `capacity`.
-fn encode_chunk<T: AsRef<str>, E: EncodeTexts>(items: &[T], capacity: usize, encode: &E) -> Chunk {
+/// Encodes `items` into one chunk, its ids reserved for one per two bytes as
+/// `encode_flat_in_slices` in the bindings reserves (so that they are not grown by copying).
+fn encode_texts<T: AsRef<str>, E: EncodeTexts>(items: &[T], encode: &E) -> Chunk {
     let texts: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    let mut ids = Vec::with_capacity(capacity);
+    let bytes: usize = texts.iter().map(|text| text.len()).sum();
+    let mut ids = Vec::with_capacity(bytes / 2 + texts.len());
     let mut lengths = Vec::with_capacity(texts.len());
     encode.encode_texts(&texts, &mut ids, &mut lengths);
     Chunk { ids, lengths }
-}
-
-/// [`encode_chunk`] for texts, reserved for one id per two bytes as `encode_flat_in_slices`
-/// reserves (no growing by copying).
-fn encode_texts<E: EncodeTexts>(texts: &[&str], encode: &E) -> Chunk {
-    let bytes: usize = texts.iter().map(|text| text.len()).sum();
-    encode_chunk(texts, bytes / 2 + texts.len(), encode)
 }
 
 #[cfg(test)]
