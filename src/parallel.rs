@@ -101,10 +101,9 @@ fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
 }
 
 /// Maps `f` over `items` (whose total input size is `total_bytes`) on up to `threads` threads,
-/// keeping order. An idle thread takes the next single item: items may cost very differently.
-///
-/// Why single items: left to itself, rayon splits a short list only a few times, into runs that
-/// one thread then works through alone, with nothing left for a thread that is done to take.
+/// keeping order. Each thread begins on a part of `items` of its own, and a thread done with its
+/// part takes single items from the others' (see [`map_in_parts`]): items may cost very
+/// differently.
 pub fn map<T, R, F>(items: &[T], total_bytes: usize, threads: Option<usize>, f: F) -> Vec<R>
 where
     T: Sync,
@@ -116,7 +115,7 @@ where
         return items.iter().map(f).collect();
     }
     match pool(threads) {
-        Some(pool) => pool.install(|| items.par_iter().with_max_len(1).map(f).collect()),
+        Some(pool) => map_in_parts(&pool, threads, items, f),
         None => items.iter().map(f).collect(),
     }
 }
@@ -176,13 +175,9 @@ pub fn encode_flat_into<T, E>(
     // 80-190 kB, so whichever thread took the last big one worked alone for a quarter of the
     // call.
     let chunks = chunks_by_bytes(items, total_bytes.div_ceil(workers * CHUNKS_PER_THREAD));
-    let encoded = match pool(workers) {
-        Some(pool) => encode_chunks_in_parts(&pool, workers, &chunks, encode),
-        None => chunks
-            .iter()
-            .map(|chunk| encode_texts(chunk, encode))
-            .collect(),
-    };
+    let encoded = map(&chunks, total_bytes, Some(workers), |chunk| {
+        encode_texts(chunk, encode)
+    });
     append_in_parallel(&encoded, workers, ids);
     offsets.reserve(items.len());
     for chunk in encoded {
@@ -199,44 +194,41 @@ pub fn encode_flat_into<T, E>(
 /// its ids, both small next to encoding 125 kB.
 const CHUNKS_PER_THREAD: usize = 16;
 
-/// Encodes `chunks` on `pool`'s `workers` threads, in order of the chunks within each thread.
+/// Maps `f` over `items` on `pool`'s `workers` threads, keeping order.
 ///
-/// Each thread begins with a contiguous part of the batch (its share of the chunks) and works
-/// through it from the front; a thread done with its part takes chunks from the back of the
-/// part with the most chunks left.
+/// Each thread begins with a contiguous part of `items` (an equal share of them) and works
+/// through it from the front; a thread done with its part takes items from the back of the part
+/// with the most items left.
 ///
-/// Why not an even split by rayon: each thread keeps its own word cache (see
-/// `models::word_cache`), and a repeated batch (a benchmark, an epoch) is fast only where a thread
-/// meets documents it has met before. Rayon's split gives each thread about the same half of
-/// the chunks every call, but its threads steal whatever is left at the time, so which thread
-/// encodes the chunks near the middle changes from call to call; a document encoded by a thread
-/// that had not seen it runs at the speed of new text, five to seven times slower. Here the
-/// owner of a part always starts from its front, and only the end of a part goes to a thread that
-/// finished early, about the same chunks every call. Measured with the change to chunks of equal
-/// bytes (`compare.py`'s 4 MB batch, arrays, two threads, median of 15 calls, three runs in turns
-/// with the build before): gpt2 14.4 / 10.2 / 12.3 → 9.3 / 9.4 / 11.4 ms, llama-3.1
-/// 12.8 / 11.4 / 11.3 → 10.4 / 8.3 / 10.1, o200k 12.8 / 9.5 / 11.4 → 10.5 / 8.0 / 10.1. The
-/// process's CPU time per call on two threads fell the same way, to about that of one thread:
-/// the time went to merges, not to waiting.
-fn encode_chunks_in_parts<T, E>(
-    pool: &ThreadPool,
-    workers: usize,
-    chunks: &[&[T]],
-    encode: &E,
-) -> Vec<Chunk>
+/// Why not rayon's own split: each thread keeps its own word cache (see
+/// `models::word_cache`), and a repeated batch (a benchmark, an epoch, a long text encoded
+/// again) is fast only where a thread meets text it has met before. Rayon's split gives each
+/// thread about the same half every call, but its threads steal whatever is left at the time, so
+/// which thread encodes the items near the middle changes from call to call; a document encoded
+/// by a thread that had not seen it runs at the speed of new text, five to seven times slower.
+/// Here the owner of a part always starts from its front, and only the end of a part goes to a
+/// thread that finished early, about the same items every call. Measured with the change to
+/// chunks of equal bytes in [`encode_flat_into`] (`compare.py`'s 4 MB batch, arrays, two
+/// threads, median of 15 calls, three runs in turns with the build before): gpt2
+/// 14.4 / 10.2 / 12.3 → 9.3 / 9.4 / 11.4 ms, llama-3.1 12.8 / 11.4 / 11.3 → 10.4 / 8.3 / 10.1,
+/// o200k 12.8 / 9.5 / 11.4 → 10.5 / 8.0 / 10.1. The process's CPU time per call on two threads
+/// fell the same way, to about that of one thread: the time had gone to merges, not to waiting.
+fn map_in_parts<T, R, F>(pool: &ThreadPool, workers: usize, items: &[T], f: F) -> Vec<R>
 where
-    T: Sync + AsRef<str>,
-    E: EncodeTexts,
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync + Send,
 {
-    let per_part = chunks.len().div_ceil(workers);
+    let per_part = items.len().div_ceil(workers);
     let parts: Vec<Claims> = (0..workers)
         .map(|part| {
-            let start = (part * per_part).min(chunks.len());
-            Claims::new(start..(start + per_part).min(chunks.len()))
+            let start = (part * per_part).min(items.len());
+            Claims::new(start..(start + per_part).min(items.len()))
         })
         .collect();
-    let encoded: Vec<OnceLock<Chunk>> = chunks.iter().map(|_| OnceLock::new()).collect();
-    let (parts, encoded_ref) = (&parts, &encoded);
+    // A mutex per item rather than a `OnceLock`, which would need `R: Sync`; each is locked once.
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let (parts, results_ref, f) = (&parts, &results, &f);
     pool.scope(|scope| {
         for _ in 0..workers {
             scope.spawn(move |_| {
@@ -244,23 +236,31 @@ where
                 // thread that already ran one finds its part empty and helps the others.
                 let own = &parts[rayon::current_thread_index().unwrap_or(0) % workers];
                 while let Some(index) = own.claim(End::Front).or_else(|| steal(parts)) {
-                    let chunk = encode_texts(chunks[index], encode);
-                    let _ = encoded_ref[index].set(chunk);
+                    let result = f(&items[index]);
+                    *lock(&results_ref[index]) = Some(result);
                 }
             });
         }
     });
-    encoded
+    results
         .into_iter()
-        .map(|chunk| {
-            chunk
+        .map(|result| {
+            let result = result
                 .into_inner()
-                .expect("every chunk was claimed and encoded")
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            result.expect("every item was claimed and mapped")
         })
         .collect()
 }
 
-/// A chunk from the back of the part with the most chunks left; `None` when all are claimed.
+/// `mutex` locked, whether or not a panic poisoned it (nothing here panics while holding one).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An item from the back of the part with the most items left; `None` when all are claimed.
 fn steal(parts: &[Claims]) -> Option<usize> {
     loop {
         let busiest = parts.iter().max_by_key(|part| part.left())?;
@@ -273,8 +273,8 @@ fn steal(parts: &[Claims]) -> Option<usize> {
     }
 }
 
-/// Chunk indices not claimed yet, `first..end` as `end << 32 | first` in one atomic, claimed one
-/// at a time from either end.
+/// Indices (of chunks, of items) not claimed yet, `first..end` as `end << 32 | first` in one
+/// atomic, claimed one at a time from either end.
 struct Claims(AtomicU64);
 
 impl Claims {
@@ -505,9 +505,7 @@ impl Ordered {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<std::thread::Result<Chunk>>>> {
         // Nothing panics while holding the lock (encoding is caught outside it).
-        self.done
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.done)
     }
 }
 
@@ -649,6 +647,31 @@ mod tests {
             assert_eq!(offsets, expected_offsets, "{threads} threads");
             assert!(ids == expected_ids, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn map_keeps_order_whatever_the_thread_count() {
+        let documents = documents(&mut Rng(11));
+        let expected: Vec<usize> = documents.iter().map(|d| d.len() * 3 + 1).collect();
+        let total = documents.iter().map(String::len).sum();
+        for threads in [1, 2, 3, 8] {
+            let mapped = map(&documents, total, Some(threads), |d| d.len() * 3 + 1);
+            assert_eq!(mapped, expected, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_map_reaches_the_caller() {
+        let items: Vec<usize> = (0..100).collect();
+        let outcome = catch_unwind(|| {
+            map(&items, MIN_PARALLEL_BYTES, Some(2), |&item| {
+                assert_ne!(item, 70, "item 70");
+                item
+            })
+        });
+        let panic = outcome.expect_err("the panic must reach the caller");
+        let message = panic.downcast_ref::<String>().map(String::as_str);
+        assert!(message.is_some_and(|m| m.contains("item 70")), "{message:?}");
     }
 
     #[test]
