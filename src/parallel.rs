@@ -671,7 +671,10 @@ mod tests {
         });
         let panic = outcome.expect_err("the panic must reach the caller");
         let message = panic.downcast_ref::<String>().map(String::as_str);
-        assert!(message.is_some_and(|m| m.contains("item 70")), "{message:?}");
+        assert!(
+            message.is_some_and(|m| m.contains("item 70")),
+            "{message:?}"
+        );
     }
 
     #[test]
