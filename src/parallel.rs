@@ -13,7 +13,6 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
 
@@ -114,10 +113,7 @@ where
     if threads <= 1 || items.len() < 2 || total_bytes < MIN_PARALLEL_BYTES {
         return items.iter().map(f).collect();
     }
-    match pool(threads) {
-        Some(pool) => map_in_parts(&pool, threads, items, f),
-        None => items.iter().map(f).collect(),
-    }
+    map_in_parts(items, threads, f)
 }
 
 /// Encodes documents into one flat buffer plus document boundaries (`offsets[i]..offsets[i+1]`),
@@ -194,7 +190,8 @@ pub fn encode_flat_into<T, E>(
 /// its ids, both small next to encoding 125 kB.
 const CHUNKS_PER_THREAD: usize = 16;
 
-/// Maps `f` over `items` on `pool`'s `workers` threads, keeping order.
+/// Maps `f` over `items` on `workers` threads (the calling thread and `workers - 1` of the
+/// pool's), keeping order.
 ///
 /// Each thread begins with a contiguous part of `items` (an equal share of them) and works
 /// through it from the front; a thread done with its part takes items from the back of the part
@@ -213,7 +210,15 @@ const CHUNKS_PER_THREAD: usize = 16;
 /// 14.4 / 10.2 / 12.3 → 9.3 / 9.4 / 11.4 ms, llama-3.1 12.8 / 11.4 / 11.3 → 10.4 / 8.3 / 10.1,
 /// o200k 12.8 / 9.5 / 11.4 → 10.5 / 8.0 / 10.1. The process's CPU time per call on two threads
 /// fell the same way, to about that of one thread: the time had gone to merges, not to waiting.
-fn map_in_parts<T, R, F>(pool: &ThreadPool, workers: usize, items: &[T], f: F) -> Vec<R>
+///
+/// Why the calling thread takes the first part itself, rather than wait for the pool: it is
+/// running already, while a pool thread asleep may take milliseconds to run again on this
+/// shared machine (its core idle, the virtual CPU given up to the host). o200k, `compare.py`'s
+/// batch on two threads: 308–334 MB/s when called back to back, 211 after a pause of 0.3 s and
+/// 250 after 64 MB written by one thread, when the pool's threads did all the encoding; one
+/// thread lost 7% to the same pause. A late helper now costs only what it would have encoded
+/// meanwhile, which the calling thread takes from the back of its part.
+fn map_in_parts<T, R, F>(items: &[T], workers: usize, f: F) -> Vec<R>
 where
     T: Sync,
     R: Send,
@@ -229,19 +234,26 @@ where
     // A mutex per item rather than a `OnceLock`, which would need `R: Sync`; each is locked once.
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let (parts, results_ref, f) = (&parts, &results, &f);
-    pool.scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(move |_| {
-                // A pool's thread index is the same from call to call; a job that runs on a
-                // thread that already ran one finds its part empty and helps the others.
-                let own = &parts[rayon::current_thread_index().unwrap_or(0) % workers];
-                while let Some(index) = own.claim(End::Front).or_else(|| steal(parts)) {
-                    let result = f(&items[index]);
-                    *lock(&results_ref[index]) = Some(result);
-                }
-            });
+    let work = move |own: &Claims| {
+        while let Some(index) = own.claim(End::Front).or_else(|| steal(parts)) {
+            let result = f(&items[index]);
+            *lock(&results_ref[index]) = Some(result);
         }
-    });
+    };
+    match pool(workers - 1) {
+        Some(helpers) => helpers.in_place_scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(move |_| {
+                    // A pool's thread index is the same from call to call; a job that runs on
+                    // a thread that already ran one finds its part empty and helps the others.
+                    let thread = rayon::current_thread_index().unwrap_or(0);
+                    work(&parts[1 + thread % (workers - 1)]);
+                });
+            }
+            work(&parts[0]);
+        }),
+        None => work(&parts[0]),
+    }
     results
         .into_iter()
         .map(|result| {
@@ -315,8 +327,8 @@ impl Claims {
     }
 }
 
-/// Appends the ids of `chunks` to `ids`, in order, each chunk copied by one of up to `workers`
-/// threads into its own part of `ids`'s new length.
+/// Appends the ids of `chunks` to `ids`, in order, each chunk copied by one of `workers` threads
+/// into its own part of `ids`'s new length.
 ///
 /// Why: copied on the calling thread, while the pool's threads wait, the copy (and the first
 /// touch of the output's new pages) was the one serial step of a batch's array output:
@@ -345,10 +357,17 @@ fn append_in_parallel(chunks: &[Chunk], workers: usize, ids: &mut Vec<u32>) {
             )
         };
     };
-    match pool(workers) {
-        Some(pool) => pool.install(|| parts.into_par_iter().with_max_len(1).for_each(copy)),
-        None => parts.into_iter().for_each(copy),
-    }
+    // Each part in a mutex, so that the one thread that copies it can take it from a shared
+    // slice (an exclusive borrow cannot be handed out through one).
+    let parts: Vec<Mutex<Option<_>>> = parts
+        .into_iter()
+        .map(|part| Mutex::new(Some(part)))
+        .collect();
+    map_in_parts(&parts, workers, |part| {
+        if let Some(part) = lock(part).take() {
+            copy(part);
+        }
+    });
     // SAFETY: the `total` elements after the old length were all written just above (the
     // parts tile them), and `reserve` made room for them.
     unsafe { ids.set_len(ids.len() + total) };
@@ -408,7 +427,10 @@ where
     let total_bytes: usize = texts.iter().map(|text| text.len()).sum();
     let workers = thread_count(threads);
     let pool = match workers > 1 && total_bytes >= MIN_PARALLEL_BYTES && texts.len() > 1 {
-        true => pool(workers),
+        // The pool's threads besides the calling one, the same as `map_in_parts` takes, so
+        // that a batch of arrays and one of lists are encoded by the same threads, with the
+        // same word caches.
+        true => pool(workers - 1),
         false => None,
     };
     let Some(pool) = pool else {
