@@ -190,8 +190,8 @@ pub fn encode_flat_into<T, E>(
 /// its ids, both small next to encoding 125 kB.
 const CHUNKS_PER_THREAD: usize = 16;
 
-/// Maps `f` over `items` on `workers` threads (the calling thread and `workers - 1` of the
-/// pool's), keeping order.
+/// Maps `f` over `items` on `workers` threads (`workers - 1` of the pool's, and the calling
+/// thread, which takes the last part), keeping order.
 ///
 /// Each thread begins with a contiguous part of `items` (an equal share of them) and works
 /// through it from the front; a thread done with its part takes items from the back of the part
@@ -211,13 +211,17 @@ const CHUNKS_PER_THREAD: usize = 16;
 /// o200k 12.8 / 9.5 / 11.4 → 10.5 / 8.0 / 10.1. The process's CPU time per call on two threads
 /// fell the same way, to about that of one thread: the time had gone to merges, not to waiting.
 ///
-/// Why the calling thread takes the first part itself, rather than wait for the pool: it is
+/// Why the calling thread takes a part itself, rather than wait for the pool: it is
 /// running already, while a pool thread asleep may take milliseconds to run again on this
 /// shared machine (its core idle, the virtual CPU given up to the host). o200k, `compare.py`'s
 /// batch on two threads: 308–334 MB/s when called back to back, 211 after a pause of 0.3 s and
 /// 250 after 64 MB written by one thread, when the pool's threads did all the encoding; one
 /// thread lost 7% to the same pause. A late helper now costs only what it would have encoded
 /// meanwhile, which the calling thread takes from the back of its part.
+///
+/// Why the last part: [`encode_in_order`] (lists) has the calling thread encode from the batch's
+/// end too, so that a tokenizer asked for arrays and for lists of the same batch finds the same
+/// documents in each thread's word cache.
 fn map_in_parts<T, R, F>(items: &[T], workers: usize, f: F) -> Vec<R>
 where
     T: Sync,
@@ -247,12 +251,12 @@ where
                     // A pool's thread index is the same from call to call; a job that runs on
                     // a thread that already ran one finds its part empty and helps the others.
                     let thread = rayon::current_thread_index().unwrap_or(0);
-                    work(&parts[1 + thread % (workers - 1)]);
+                    work(&parts[thread % (workers - 1)]);
                 });
             }
-            work(&parts[0]);
+            work(&parts[workers - 1]);
         }),
-        None => work(&parts[0]),
+        None => work(&parts[workers - 1]),
     }
     results
         .into_iter()
