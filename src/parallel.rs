@@ -185,10 +185,15 @@ pub fn encode_flat_into<T, E>(
 
 /// How many chunks of about equal bytes [`encode_flat_into`] cuts a batch into per thread: the
 /// thread that finishes its part first then takes chunks from the end of another's part, so the
-/// two finish at most about a chunk apart (for `compare.py`'s batch on two threads, 125 kB, half
-/// a millisecond). Not measured against other counts: a chunk costs an allocation and a copy of
-/// its ids, both small next to encoding 125 kB.
-const CHUNKS_PER_THREAD: usize = 16;
+/// two finish at most about a chunk apart.
+///
+/// Why this many: a chunk taken from another's part may be text the taker's word cache has not
+/// seen, encoded at the speed of new text (five to seven times slower). With 16 per thread
+/// (125 kB each for `compare.py`'s batch on two threads), timed inside the call, the calling
+/// thread of a slow call often finished 3–5 ms after the other, on such a chunk; with 64 (31 kB)
+/// the two finished within about a millisecond of each other in most calls. Timed whole, in
+/// turns in one process, the two counts were within the noise of this machine.
+const CHUNKS_PER_THREAD: usize = 64;
 
 /// Maps `f` over `items` on `workers` threads (`workers - 1` of the pool's, and the calling
 /// thread, which takes the last part), keeping order.
