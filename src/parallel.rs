@@ -348,10 +348,12 @@ fn append_in_parallel(chunks: &[Chunk], workers: usize, ids: &mut Vec<u32>) {
     let total = chunks.iter().map(|chunk| chunk.ids.len()).sum();
     ids.reserve(total);
     let mut rest = &mut ids.spare_capacity_mut()[..total];
+    // Each part in a mutex, so that the one thread that copies it can take it from a shared
+    // slice (an exclusive borrow cannot be handed out through one).
     let mut parts = Vec::with_capacity(chunks.len());
     for chunk in chunks {
         let (part, after) = rest.split_at_mut(chunk.ids.len());
-        parts.push((part, &chunk.ids[..]));
+        parts.push(Mutex::new(Some((part, &chunk.ids[..]))));
         rest = after;
     }
     let copy = |(part, chunk_ids): (&mut [std::mem::MaybeUninit<u32>], &[u32])| {
@@ -366,12 +368,6 @@ fn append_in_parallel(chunks: &[Chunk], workers: usize, ids: &mut Vec<u32>) {
             )
         };
     };
-    // Each part in a mutex, so that the one thread that copies it can take it from a shared
-    // slice (an exclusive borrow cannot be handed out through one).
-    let parts: Vec<Mutex<Option<_>>> = parts
-        .into_iter()
-        .map(|part| Mutex::new(Some(part)))
-        .collect();
     map_in_parts(&parts, workers, |part| {
         if let Some(part) = lock(part).take() {
             copy(part);

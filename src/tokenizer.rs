@@ -855,8 +855,8 @@ impl Tokenizer {
 pub const LONG_TEXT_BYTES: usize = 1 << 20;
 
 /// Parts per thread: more parts than threads even out parts of unequal cost (Japanese costs
-/// more per byte than English), since an idle thread takes the next part
-/// ([`parallel::map`]).
+/// more per byte than English), since a thread done with its own share takes parts from the end
+/// of another's ([`parallel::map`]).
 ///
 /// Why 16: `long_document.py`'s 10 MB document (cl100k, two threads, timed per part) was cut
 /// into 6 parts with 4 per thread (the English third and the Japanese end had no cut then, see

@@ -161,10 +161,8 @@ impl References {
             self.counts = vec![0; table.ints.len()];
         }
         for (index, &id) in ids.iter().enumerate() {
-            if let Some(ahead) = ids.get(index + PREFETCH_AHEAD) {
-                if let Some(count) = self.counts.get(*ahead as usize) {
-                    prefetch::line(count);
-                }
+            if let Some(&ahead) = ids.get(index + PREFETCH_AHEAD) {
+                self.prefetch(ahead);
             }
             if let Some(count) = self.counts.get_mut(id as usize) {
                 if *count == 0 {
@@ -172,6 +170,13 @@ impl References {
                 }
                 *count += 1;
             }
+        }
+    }
+
+    /// Asks for id `id`'s count, without waiting for it.
+    fn prefetch(&self, id: u32) {
+        if let Some(count) = self.counts.get(id as usize) {
+            prefetch::line(count);
         }
     }
 
